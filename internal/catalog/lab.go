@@ -1,0 +1,92 @@
+// Package catalog reads labs: lab.yaml plus the markdown and manifests it
+// names. Labs are data; this package decodes them strictly and validates them
+// as a whole, so a broken lab is reported with every problem at once.
+package catalog
+
+import (
+	"io/fs"
+	"path"
+
+	"github.com/seclab/seclab/internal/verify"
+)
+
+// Lab is one exercise, as written in labs/<id>/lab.yaml.
+type Lab struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Domain  string `json:"domain"`  // KCSA domain, for the progress report
+	Minutes int    `json:"minutes"` // estimated time
+	// Profile names the cluster profile the lab needs (see internal/cluster).
+	Profile string `json:"profile"`
+	// Intro is a markdown file shown by `start` before step 1.
+	Intro string `json:"intro,omitempty"`
+	// Images are loaded into the cluster's nodes from the local docker
+	// engine when present there (offline use); manifests must pin them.
+	Images []string `json:"images,omitempty"`
+	// Namespaces the lab owns: reset deletes them.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Owns lists objects outside those namespaces that reset deletes
+	// (for labs that teach in "default").
+	Owns []verify.ObjectRef `json:"owns,omitempty"`
+	// Setup manifests are applied at start and after reset.
+	Setup []string `json:"setup,omitempty"`
+	// Preflight names engine canaries run at start, e.g. "networkpolicy".
+	Preflight []string `json:"preflight,omitempty"`
+	Steps     []Step   `json:"steps"`
+
+	// files is the lab's directory; paths in the lab are relative to it.
+	files fs.FS
+	// dir is where the lab was read from, for messages.
+	dir string
+}
+
+// Step is one task the learner does, and how seclab knows it is done.
+type Step struct {
+	Title string `json:"title"`
+	// Text is a markdown file with the task.
+	Text  string        `json:"text"`
+	Hints []string      `json:"hints,omitempty"`
+	Checks []verify.Spec `json:"checks"`
+	// Solution is the reference answer; the self-test applies it.
+	Solution Solution `json:"solution"`
+	// NearMisses are plausible wrong answers; each must make a check fail.
+	NearMisses []NearMiss `json:"nearMisses,omitempty"`
+}
+
+// Solution is what `seclab solution` shows and what the self-test does.
+type Solution struct {
+	// Text is a markdown file explaining the solution (commands to type).
+	Text string `json:"text"`
+	// Apply are manifests the self-test applies (server-side apply).
+	Apply []string `json:"apply,omitempty"`
+	// Answer is submitted for steps checked with an answer check.
+	Answer string `json:"answer,omitempty"`
+}
+
+// NearMiss is a wrong answer that looks right. The self-test applies it on
+// top of the previous steps' solutions, expects the step to fail, then
+// deletes what it applied.
+type NearMiss struct {
+	Name   string   `json:"name"`
+	Apply  []string `json:"apply,omitempty"`
+	Answer string   `json:"answer,omitempty"`
+}
+
+// ReadFile returns a file of the lab by its lab-relative path.
+func (l *Lab) ReadFile(name string) ([]byte, error) {
+	return fs.ReadFile(l.files, path.Clean(name))
+}
+
+// Dir is where the lab came from (for messages).
+func (l *Lab) Dir() string { return l.dir }
+
+// NumSteps is the number of steps, numbered from 1.
+func (l *Lab) NumSteps() int { return len(l.Steps) }
+
+// Step returns step n (1-based), or nil.
+func (l *Lab) Step(n int) *Step {
+	if n < 1 || n > len(l.Steps) {
+		return nil
+	}
+	return &l.Steps[n-1]
+}

@@ -1,0 +1,150 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// Catalog is the set of labs seclab knows.
+type Catalog struct {
+	labs []*Lab
+}
+
+// Labs returns the labs in catalog order (by id).
+func (c *Catalog) Labs() []*Lab { return c.labs }
+
+// IDs returns every lab id, sorted.
+func (c *Catalog) IDs() []string {
+	ids := make([]string, len(c.labs))
+	for i, l := range c.labs {
+		ids[i] = l.ID
+	}
+	return ids
+}
+
+// UnknownLabError is returned by Get for an id the catalog lacks.
+type UnknownLabError struct {
+	ID    string
+	Valid []string
+}
+
+func (e *UnknownLabError) Error() string {
+	return fmt.Sprintf("unknown lab %q; valid labs: %s", e.ID, strings.Join(e.Valid, ", "))
+}
+
+// Get returns the lab with this id.
+func (c *Catalog) Get(id string) (*Lab, error) {
+	for _, l := range c.labs {
+		if l.ID == id {
+			return l, nil
+		}
+	}
+	return nil, &UnknownLabError{ID: id, Valid: c.IDs()}
+}
+
+// Load reads every <dir>/lab.yaml at the top of fsys and validates each lab.
+// It returns all problems of all labs in one error; no partial catalog.
+func Load(fsys fs.FS, opts ValidateOptions) (*Catalog, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("reading labs: %w", err)
+	}
+	var all *multierror.Error
+	c := &Catalog{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := fs.Stat(fsys, path.Join(e.Name(), "lab.yaml")); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		sub, err := fs.Sub(fsys, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		lab, err := LoadLab(sub, e.Name(), opts)
+		if err != nil {
+			all = multierror.Append(all, err)
+			continue
+		}
+		c.labs = append(c.labs, lab)
+	}
+	if err := all.ErrorOrNil(); err != nil {
+		return nil, flatten(err)
+	}
+	sort.Slice(c.labs, func(i, j int) bool { return c.labs[i].ID < c.labs[j].ID })
+	return c, nil
+}
+
+// LoadDir is Load on a directory of the file system (instructors' own labs).
+func LoadDir(dir string, opts ValidateOptions) (*Catalog, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("labs directory: %w", err)
+	}
+	return Load(os.DirFS(dir), opts)
+}
+
+// LoadLab reads one lab from fsys (the lab's own directory) and validates it.
+// dirName is the directory's name, which must equal the lab id.
+func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {
+	data, err := fs.ReadFile(fsys, "lab.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dirName, err)
+	}
+	lab := &Lab{files: fsys, dir: dirName}
+	var errs *multierror.Error
+	for _, e := range decodeStrict(data, lab) {
+		errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+	}
+	if errs == nil {
+		if lab.ID != dirName {
+			errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: id: %q must equal its directory name %q", dirName, lab.ID, dirName))
+		}
+		for _, e := range lab.Validate(opts) {
+			errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+		}
+	}
+	if err := errs.ErrorOrNil(); err != nil {
+		errs.ErrorFormat = listFormat
+		return nil, errs
+	}
+	return lab, nil
+}
+
+// flatten merges nested multierrors so each problem is one line.
+func flatten(err error) error {
+	var me *multierror.Error
+	if !errors.As(err, &me) {
+		return err
+	}
+	var out *multierror.Error
+	for _, e := range me.Errors {
+		var inner *multierror.Error
+		if errors.As(e, &inner) {
+			out = multierror.Append(out, flatten(inner).(*multierror.Error).Errors...)
+			continue
+		}
+		out = multierror.Append(out, e)
+	}
+	out.ErrorFormat = listFormat
+	return out
+}
+
+func listFormat(errs []error) string {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
+		lines[i] = "  - " + e.Error()
+	}
+	noun := "problems"
+	if len(errs) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("invalid lab data, %d %s:\n%s", len(errs), noun, strings.Join(lines, "\n"))
+}

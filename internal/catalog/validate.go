@@ -1,0 +1,174 @@
+package catalog
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ValidateOptions carries what the catalog cannot know by itself.
+type ValidateOptions struct {
+	// Profiles are the cluster profile names seclab can create. Empty skips
+	// the profile check.
+	Profiles []string
+}
+
+// Preflights are the canaries the engine knows how to run.
+var Preflights = []string{"networkpolicy"}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// Validate returns every problem of the lab, each with its field path.
+func (l *Lab) Validate(opts ValidateOptions) []string {
+	var errs []string
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, path+": "+fmt.Sprintf(format, a...))
+	}
+	if !idPattern.MatchString(l.ID) {
+		bad("id", "%q must be lowercase letters, digits and dashes", l.ID)
+	}
+	if strings.TrimSpace(l.Title) == "" {
+		bad("title", "required")
+	}
+	if strings.TrimSpace(l.Domain) == "" {
+		bad("domain", "required (the KCSA domain)")
+	}
+	if l.Minutes <= 0 {
+		bad("minutes", "must be > 0")
+	}
+	if l.Profile == "" {
+		bad("profile", "required")
+	} else if len(opts.Profiles) > 0 && !contains(opts.Profiles, l.Profile) {
+		bad("profile", "%q is not a known cluster profile (%s)", l.Profile, strings.Join(opts.Profiles, ", "))
+	}
+	if l.Intro != "" {
+		l.checkFile(&errs, "intro", l.Intro)
+	}
+	for i, img := range l.Images {
+		if msg := imageProblem(img); msg != "" {
+			bad(fmt.Sprintf("images[%d]", i), "%s", msg)
+		}
+	}
+	for i, ns := range l.Namespaces {
+		if !idPattern.MatchString(ns) {
+			bad(fmt.Sprintf("namespaces[%d]", i), "%q is not a valid namespace name", ns)
+		}
+		if ns == "default" || strings.HasPrefix(ns, "kube-") {
+			bad(fmt.Sprintf("namespaces[%d]", i), "%q cannot be owned by a lab (reset deletes owned namespaces)", ns)
+		}
+	}
+	for i, r := range l.Owns {
+		if r.APIVersion == "" || r.Kind == "" || r.Name == "" {
+			bad(fmt.Sprintf("owns[%d]", i), "apiVersion, kind and name are required")
+		}
+	}
+	for i, f := range l.Setup {
+		l.checkManifest(&errs, fmt.Sprintf("setup[%d]", i), f)
+	}
+	for i, p := range l.Preflight {
+		if !contains(Preflights, p) {
+			bad(fmt.Sprintf("preflight[%d]", i), "%q is not a known preflight (%s)", p, strings.Join(Preflights, ", "))
+		}
+	}
+	if len(l.Steps) == 0 {
+		bad("steps", "a lab needs at least one step")
+	}
+	for i, s := range l.Steps {
+		p := fmt.Sprintf("steps[%d]", i)
+		if strings.TrimSpace(s.Title) == "" {
+			bad(p+".title", "required")
+		}
+		if s.Text == "" {
+			bad(p+".text", "required (a markdown file)")
+		} else {
+			l.checkFile(&errs, p+".text", s.Text)
+		}
+		if len(s.Checks) == 0 {
+			bad(p+".checks", "a step needs at least one check")
+		}
+		hasAnswer := false
+		for j, c := range s.Checks {
+			for _, e := range c.Validate() {
+				errs = append(errs, fmt.Sprintf("%s.checks[%d].%s", p, j, e))
+			}
+			if c.Answer != nil {
+				hasAnswer = true
+			}
+		}
+		if s.Solution.Text == "" {
+			bad(p+".solution.text", "required (a markdown file)")
+		} else {
+			l.checkFile(&errs, p+".solution.text", s.Solution.Text)
+		}
+		for j, f := range s.Solution.Apply {
+			l.checkManifest(&errs, fmt.Sprintf("%s.solution.apply[%d]", p, j), f)
+		}
+		if hasAnswer && s.Solution.Answer == "" {
+			bad(p+".solution.answer", "required: the step has an answer check")
+		}
+		if !hasAnswer && s.Solution.Answer != "" {
+			bad(p+".solution.answer", "set, but the step has no answer check")
+		}
+		for j, nm := range s.NearMisses {
+			np := fmt.Sprintf("%s.nearMisses[%d]", p, j)
+			if nm.Name == "" {
+				bad(np+".name", "required")
+			}
+			if len(nm.Apply) == 0 && nm.Answer == "" {
+				bad(np, "set apply or answer: a near-miss must change something")
+			}
+			if nm.Answer != "" && !hasAnswer {
+				bad(np+".answer", "set, but the step has no answer check")
+			}
+			for k, f := range nm.Apply {
+				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", np, k), f)
+			}
+		}
+	}
+	return errs
+}
+
+func (l *Lab) checkFile(errs *[]string, path, name string) {
+	if _, err := l.ReadFile(name); err != nil {
+		*errs = append(*errs, fmt.Sprintf("%s: file %q: not found in lab directory", path, name))
+	}
+}
+
+func (l *Lab) checkManifest(errs *[]string, path, name string) {
+	if _, err := l.Manifests(name); err != nil {
+		*errs = append(*errs, fmt.Sprintf("%s: %v", path, err))
+	}
+}
+
+// imageProblem says why an image reference is not pinned, or "".
+// Nothing can be pulled on an offline machine, so every image must be a
+// fixed tag (or digest) that seclab can load from the local docker engine.
+func imageProblem(img string) string {
+	if img == "" {
+		return "empty image reference"
+	}
+	if strings.Contains(img, "@sha256:") {
+		return ""
+	}
+	name := img
+	if i := strings.LastIndex(img, "/"); i >= 0 {
+		name = img[i+1:]
+	}
+	_, tag, ok := strings.Cut(name, ":")
+	switch {
+	case !ok || tag == "":
+		return fmt.Sprintf("%q has no tag; pin one (e.g. %s:1.27)", img, img)
+	case tag == "latest":
+		return fmt.Sprintf("%q uses :latest; pin a version so it can be loaded offline", img)
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

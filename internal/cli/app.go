@@ -1,0 +1,134 @@
+// Package cli is seclab's command line: one file per command, flags, and
+// output formats. Commands write results to stdout; progress goes through
+// the logger to stderr.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/cluster"
+	"github.com/seclab/seclab/internal/engine"
+	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/labs"
+)
+
+// Exit codes.
+const (
+	ExitOK        = 0
+	ExitFailed    = 1 // a check failed
+	ExitUsage     = 2 // bad input: unknown lab, bad step, bad flag
+	ExitEnvError  = 3 // could not run: no docker, cluster gone, API errors
+	ExitInterrupt = 130
+)
+
+// ExitError carries an exit code up to main.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return ""
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func usageErr(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
+
+// Version is set at build time.
+var Version = "dev"
+
+// NewApp builds the seclab command.
+func NewApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:    "seclab",
+		Usage:   "Kubernetes security labs on local kind clusters, checked against the live cluster",
+		Version: Version,
+		Writer:  stdout, ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "labs-dir", EnvVars: []string{"SECLAB_LABS_DIR"}, Usage: "read labs from this directory instead of the built-in ones"},
+			&cli.BoolFlag{Name: "verbose", Usage: "show debug progress"},
+		},
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			listCmd(), startCmd(), statusCmd(), checkCmd(), hintCmd(), solutionCmd(), answerCmd(),
+			resetCmd(), downCmd(), doctorCmd(), validateCmd(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main maps errors to exit codes
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErr(err)
+		},
+	}
+}
+
+// Main runs the app and returns the process exit code. Every error ends up
+// as one line on stderr.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := NewApp(stdout, stderr).RunContext(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	code := ExitEnvError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.Code
+	case errors.Is(err, context.Canceled):
+		code = ExitInterrupt
+	case isUsage(err):
+		code = ExitUsage
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "seclab: %s\n", msg)
+	}
+	return code
+}
+
+func isUsage(err error) bool {
+	var unknown *catalog.UnknownLabError
+	var step *engine.StepRangeError
+	return errors.As(err, &unknown) || errors.As(err, &step) || errors.Is(err, engine.ErrNoLab)
+}
+
+// deps builds the engine for a command.
+func deps(c *cli.Context) (*engine.Engine, error) {
+	log := newLogger(c.App.ErrWriter, c.Bool("verbose"))
+	cat, err := loadCatalog(c)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := state.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	store, err := state.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Engine{Catalog: cat, Clusters: cluster.New(log), Store: store, Log: log}, nil
+}
+
+func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
+	opts := catalog.ValidateOptions{Profiles: cluster.Profiles()}
+	if dir := c.String("labs-dir"); dir != "" {
+		return catalog.LoadDir(dir, opts)
+	}
+	return catalog.Load(labs.FS, opts)
+}
+
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(&progressHandler{w: w, level: level})
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seclab/seclab/internal/cluster"
+	"github.com/seclab/seclab/internal/engine"
+)
+
+// finding is one doctor line. Required findings that fail make doctor exit 1.
+type finding struct {
+	Name     string `json:"name"`
+	OK       bool   `json:"ok"`
+	Required bool   `json:"required"`
+	Detail   string `json:"detail"`
+}
+
+func doctorCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "doctor",
+		Usage: "check this machine: docker, node and lab images, kubectl, kernel features",
+		Flags: []cli.Flag{outputFlag()},
+		Action: func(c *cli.Context) error {
+			asJSON, err := wantJSON(c)
+			if err != nil {
+				return err
+			}
+			e, err := deps(c)
+			if err != nil {
+				return err
+			}
+			var fs []finding
+			add := func(name string, ok, required bool, detail string) {
+				fs = append(fs, finding{name, ok, required, detail})
+			}
+			dockerOK := cluster.New(e.Log).Ping(c.Context) == nil
+			add("docker engine", dockerOK, true, pick(dockerOK, "reachable", cluster.ErrDockerUnavailable.Error()))
+			if dockerOK {
+				img := cluster.NodeImage("")
+				ok, _ := cluster.ImagePresent(c.Context, img)
+				add("node image "+img, ok, true, pick(ok, "present", "missing: build it with make images (or set "+cluster.NodeImageEnv+")"))
+				for _, img := range labImages(e) {
+					ok, _ := cluster.ImagePresent(c.Context, img)
+					add("lab image "+img, ok, false, pick(ok, "present (loaded into clusters offline)", "missing: labs using it need a registry; build it with make images"))
+				}
+			}
+			_, kerr := exec.LookPath("kubectl")
+			add("kubectl", kerr == nil, true, pick(kerr == nil, "in PATH", "not in PATH: the labs are done with kubectl; install it"))
+			_, berr := os.Stat("/proc/sys/net/bridge/bridge-nf-call-iptables")
+			add("br_netfilter", berr == nil, true, pick(berr == nil, "bridged pod traffic passes netfilter (NetworkPolicy works)", "missing: NetworkPolicy on bridged pod traffic cannot be enforced"))
+			cfg := kernelConfig()
+			if cfg != "" {
+				nft := strings.Contains(cfg, "CONFIG_NF_TABLES=y") || strings.Contains(cfg, "CONFIG_NF_TABLES=m")
+				add("nf_tables", nft, true, pick(nft, "available", "missing: kube-proxy and the policy agent need nf_tables"))
+				q := strings.Contains(cfg, "CONFIG_NFT_QUEUE=y") || strings.Contains(cfg, "CONFIG_NFT_QUEUE=m")
+				add("nfqueue", q, false, pick(q, "available", "absent: kindnet's NetworkPolicy mode would silently enforce nothing; seclab's node image does not need it"))
+			}
+			aa := apparmorEnabled()
+			add("AppArmor", aa, false, pick(aa, "enabled", "not in this kernel: the apparmor lab explains instead of enforcing"))
+			v2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
+			add("cgroup", true, false, pick(v2, "v2", "v1 (hybrid); Kubernetes >= 1.35 needs failCgroupV1: false, which seclab sets"))
+			if asJSON {
+				if err := writeJSON(c.App.Writer, fs); err != nil {
+					return err
+				}
+			} else {
+				for _, f := range fs {
+					mark := "✓"
+					if !f.OK {
+						mark = map[bool]string{true: "✗", false: "-"}[f.Required]
+					}
+					fmt.Fprintf(c.App.Writer, "%s %-28s %s\n", mark, f.Name, f.Detail)
+				}
+			}
+			for _, f := range fs {
+				if f.Required && !f.OK {
+					return &ExitError{Code: ExitFailed}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func labImages(e *engine.Engine) []string {
+	seen := map[string]bool{engine.ProbeImage: true}
+	out := []string{engine.ProbeImage}
+	for _, l := range e.Catalog.Labs() {
+		for _, img := range l.Images {
+			if !seen[img] {
+				seen[img] = true
+				out = append(out, img)
+			}
+		}
+	}
+	return out
+}
+
+func pick(ok bool, yes, no string) string {
+	if ok {
+		return yes
+	}
+	return no
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func apparmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "Y"
+}
+
+// kernelConfig returns the running kernel's config, or "" if not exposed.
+func kernelConfig() string {
+	f, err := os.Open("/proc/config.gz")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return ""
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

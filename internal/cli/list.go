@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seclab/seclab/internal/state"
+)
+
+type labRow struct {
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Domain   string `json:"domain"`
+	Minutes  int    `json:"minutes"`
+	Profile  string `json:"profile"`
+	Steps    int    `json:"steps"`
+	Passed   int    `json:"passed"`
+	Current  bool   `json:"current"`
+	Progress string `json:"progress"`
+}
+
+func listCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list the labs and your progress",
+		Flags: []cli.Flag{outputFlag()},
+		Action: func(c *cli.Context) error {
+			asJSON, err := wantJSON(c)
+			if err != nil {
+				return err
+			}
+			e, err := deps(c)
+			if err != nil {
+				return err
+			}
+			s, err := e.Store.Load()
+			if err != nil {
+				return err
+			}
+			var rows []labRow
+			for _, l := range e.Catalog.Labs() {
+				r := labRow{ID: l.ID, Title: l.Title, Domain: l.Domain, Minutes: l.Minutes, Profile: l.Profile, Steps: l.NumSteps(), Current: s.Current == l.ID}
+				r.Progress = "not started"
+				if p := s.Lab(l.ID); p != nil {
+					r.Passed = len(p.Passed)
+					r.Progress = progressText(p, l.NumSteps())
+				}
+				rows = append(rows, r)
+			}
+			if asJSON {
+				return writeJSON(c.App.Writer, rows)
+			}
+			out := [][]string{{"ID", "TITLE", "KCSA DOMAIN", "MIN", "PROFILE", "PROGRESS"}}
+			for _, r := range rows {
+				id := r.ID
+				if r.Current {
+					id += " *"
+				}
+				out = append(out, []string{id, r.Title, r.Domain, strconv.Itoa(r.Minutes), r.Profile, r.Progress})
+			}
+			table(c.App.Writer, out)
+			return nil
+		},
+	}
+}
+
+func progressText(p *state.Progress, steps int) string {
+	done := 0
+	for i := 1; i <= steps; i++ {
+		if _, ok := p.Passed[i]; ok {
+			done++
+		}
+	}
+	if done == steps {
+		return fmt.Sprintf("done (%d/%d)", done, steps)
+	}
+	return fmt.Sprintf("%d/%d steps", done, steps)
+}

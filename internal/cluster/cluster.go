@@ -1,0 +1,298 @@
+// Package cluster owns everything about kind clusters and the docker engine
+// they run on: creating clusters for a profile with the kind library,
+// finding and reusing seclab's own clusters, loading images into nodes, and
+// running commands on nodes. It is the only package that imports kind or
+// docker.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	dockerclient "github.com/docker/docker/client"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+)
+
+// DefaultNodeImage is the node image `make images` builds for offline use.
+const DefaultNodeImage = "kindest/node:v1.34.4-airgap"
+
+// NodeImageEnv overrides DefaultNodeImage.
+const NodeImageEnv = "SECLAB_NODE_IMAGE"
+
+// NodeImage picks the node image: the flag, else the environment, else the default.
+func NodeImage(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if v := os.Getenv(NodeImageEnv); v != "" {
+		return v
+	}
+	return DefaultNodeImage
+}
+
+// ErrDockerUnavailable means no docker engine answered.
+var ErrDockerUnavailable = errors.New("docker is not reachable: start the docker engine (on this machine kind: make docker)")
+
+// Info describes one seclab cluster.
+type Info struct {
+	Name    string `json:"name"`
+	Profile string `json:"profile"`
+	Context string `json:"context"`
+	Nodes   int    `json:"nodes"`
+	Running bool   `json:"running"`
+}
+
+// Manager creates, finds and deletes seclab's kind clusters.
+type Manager struct {
+	provider *kindcluster.Provider
+	log      *slog.Logger
+	// KubeconfigPath is where contexts are merged ("" = kind's default:
+	// $KUBECONFIG or ~/.kube/config), so the learner's kubectl works.
+	KubeconfigPath string
+}
+
+// New returns a Manager using docker.
+func New(log *slog.Logger) *Manager {
+	return &Manager{
+		provider: kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(kindLogger{log})),
+		log:      log,
+	}
+}
+
+// Ping checks that the docker engine answers.
+func (m *Manager) Ping(ctx context.Context) error {
+	cli, err := dockerClient()
+	if err != nil {
+		return ErrDockerUnavailable
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx); err != nil {
+		return ErrDockerUnavailable
+	}
+	return nil
+}
+
+func dockerClient() (*dockerclient.Client, error) {
+	return dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithAPIVersionNegotiation())
+}
+
+// ContextName is the kubeconfig context kind writes for a cluster.
+func ContextName(cluster string) string { return "kind-" + cluster }
+
+// List returns seclab's clusters (others on the machine are not listed).
+func (m *Manager) List(ctx context.Context) ([]Info, error) {
+	if err := m.Ping(ctx); err != nil {
+		return nil, err
+	}
+	names, err := m.provider.List()
+	if err != nil {
+		return nil, fmt.Errorf("listing kind clusters: %w", err)
+	}
+	var out []Info
+	for _, name := range names {
+		info, ok := m.inspect(name)
+		if ok {
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+var profileInConfig = regexp.MustCompile(regexp.QuoteMeta(ProfileLabel) + `=([a-z0-9-]+)`)
+
+// inspect reports whether cluster name is seclab's, and what it is. A
+// cluster is seclab's only if its name has our prefix AND its nodes carry
+// our profile label: a foreign cluster that merely shares the prefix is
+// never touched.
+func (m *Manager) inspect(name string) (Info, bool) {
+	if !strings.HasPrefix(name, NamePrefix) {
+		return Info{}, false
+	}
+	all, err := m.provider.ListNodes(name)
+	if err != nil || len(all) == 0 {
+		return Info{}, false
+	}
+	info := Info{Name: name, Context: ContextName(name), Nodes: len(all), Running: true}
+	for _, n := range all {
+		role, _ := n.Role()
+		if role != "control-plane" {
+			continue
+		}
+		var out bytes.Buffer
+		if err := n.Command("cat", "/kind/kubeadm.conf").SetStdout(&out).Run(); err != nil {
+			// A stopped node cannot be read; the ownership test fails
+			// closed and the cluster is left alone.
+			return Info{}, false
+		}
+		match := profileInConfig.FindStringSubmatch(out.String())
+		if match == nil {
+			return Info{}, false
+		}
+		info.Profile = match[1]
+		return info, true
+	}
+	return Info{}, false
+}
+
+// Find returns a running seclab cluster that serves profile want, if any.
+func (m *Manager) Find(ctx context.Context, want string) (Info, bool, error) {
+	all, err := m.List(ctx)
+	if err != nil {
+		return Info{}, false, err
+	}
+	// Prefer the profile's own cluster, then any that covers it.
+	for _, exact := range []bool{true, false} {
+		for _, c := range all {
+			p, err := GetProfile(c.Profile)
+			if err != nil {
+				continue
+			}
+			if (exact && p.Name == want) || (!exact && p.Serves(want)) {
+				return c, true, nil
+			}
+		}
+	}
+	return Info{}, false, nil
+}
+
+// Get returns the seclab cluster called name.
+func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
+	if err := m.Ping(ctx); err != nil {
+		return Info{}, err
+	}
+	info, ok := m.inspect(name)
+	if !ok {
+		return Info{}, fmt.Errorf("cluster %s is gone (deleted or stopped); run: seclab start <lab> to create it again", name)
+	}
+	return info, nil
+}
+
+// Create makes the cluster for profile p from nodeImage and waits until its
+// nodes are Ready. The kubeconfig context is merged for the learner.
+func (m *Manager) Create(ctx context.Context, p Profile, nodeImage string) (Info, error) {
+	if err := m.Ping(ctx); err != nil {
+		return Info{}, err
+	}
+	if err := m.requireImage(ctx, nodeImage); err != nil {
+		return Info{}, err
+	}
+	name := p.ClusterName()
+	m.log.Info("creating cluster", "name", name, "profile", p.Name, "image", nodeImage)
+	start := time.Now()
+	err := m.provider.Create(name,
+		kindcluster.CreateWithV1Alpha4Config(p.kindConfig()),
+		kindcluster.CreateWithNodeImage(nodeImage),
+		kindcluster.CreateWithWaitForReady(3*time.Minute),
+		kindcluster.CreateWithKubeconfigPath(m.KubeconfigPath),
+		kindcluster.CreateWithDisplayUsage(false),
+		kindcluster.CreateWithDisplaySalutation(false),
+	)
+	if err != nil {
+		return Info{}, fmt.Errorf("creating cluster %s: %w", name, err)
+	}
+	m.log.Info("cluster ready", "name", name, "took", time.Since(start).Round(time.Second))
+	return Info{Name: name, Profile: p.Name, Context: ContextName(name), Nodes: 1 + p.Workers, Running: true}, nil
+}
+
+// requireImage fails early, with the fix, when the node image is missing:
+// kind would otherwise try to pull it, which cannot work offline.
+func (m *Manager) requireImage(ctx context.Context, image string) error {
+	present, err := ImagePresent(ctx, image)
+	if err != nil {
+		return err
+	}
+	if !present {
+		return fmt.Errorf("node image %s is not in the local docker engine; build it with: make images (or pass --image)", image)
+	}
+	return nil
+}
+
+// ExportKubeConfig (re)writes the cluster's context into the learner's
+// kubeconfig, e.g. when a reused cluster's context was removed.
+func (m *Manager) ExportKubeConfig(name string) error {
+	return m.provider.ExportKubeConfig(name, m.KubeconfigPath, false)
+}
+
+// Delete removes a seclab cluster; anything else is refused.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	if err := m.Ping(ctx); err != nil {
+		return err
+	}
+	names, err := m.provider.List()
+	if err != nil {
+		return fmt.Errorf("listing kind clusters: %w", err)
+	}
+	if !contains(names, name) {
+		m.log.Info("cluster already gone", "name", name)
+		return nil
+	}
+	if _, ok := m.inspect(name); !ok {
+		return fmt.Errorf("refusing to delete %s: not a cluster seclab created", name)
+	}
+	m.log.Info("deleting cluster", "name", name)
+	if err := m.provider.Delete(name, m.KubeconfigPath); err != nil {
+		return fmt.Errorf("deleting cluster %s: %w", name, err)
+	}
+	return nil
+}
+
+// RESTConfig returns a client config for the cluster straight from kind
+// (not from the learner's kubeconfig, which they may edit).
+func (m *Manager) RESTConfig(name string) (*rest.Config, error) {
+	raw, err := m.provider.KubeConfig(name, false)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: reading kubeconfig: %w", name, err)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(raw))
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: parsing kubeconfig: %w", name, err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg, nil
+}
+
+// nodes returns the cluster's nodes with the given role ("" = all).
+func (m *Manager) nodes(name, role string) ([]nodes.Node, error) {
+	all, err := m.provider.ListNodes(name)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: listing nodes: %w", name, err)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("cluster %s has no nodes (deleted?)", name)
+	}
+	var out []nodes.Node
+	for _, n := range all {
+		r, err := n.Role()
+		if err != nil {
+			return nil, err
+		}
+		if role == "" || r == role {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/verify"
+)
+
+// StepReport is the outcome of checking one step.
+type StepReport struct {
+	Lab     string          `json:"lab"`
+	Step    int             `json:"step"`
+	Of      int             `json:"of"`
+	Title   string          `json:"title"`
+	Passed  bool            `json:"passed"`
+	Results []verify.Result `json:"results"`
+}
+
+// Counts returns how many results passed, failed and errored.
+func (r StepReport) Counts() (pass, fail, errs int) {
+	for _, res := range r.Results {
+		switch res.Status {
+		case verify.Pass:
+			pass++
+		case verify.Fail:
+			fail++
+		default:
+			errs++
+		}
+	}
+	return
+}
+
+// CheckOptions tune Check.
+type CheckOptions struct {
+	// Step to check (1-based); 0 = the first step not yet passed.
+	Step int
+	// All checks every step up to the last one.
+	All bool
+	// Timeout, when set, overrides every check's own deadline (the
+	// self-test uses a short one where it expects failure).
+	Timeout time.Duration
+}
+
+// Check verifies steps of the active lab against the cluster and records
+// the outcome. A step passes when all its checks pass; a pass is recorded
+// once, a later failure of the same step forgets it.
+func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, error) {
+	act, err := e.Current()
+	if err != nil {
+		return nil, err
+	}
+	steps, err := stepsToCheck(act, opts)
+	if err != nil {
+		return nil, err
+	}
+	env, err := e.env(ctx, act.Progress.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	var reports []StepReport
+	for _, n := range steps {
+		env.Answer = act.Progress.Answers[n]
+		reports = append(reports, checkStep(ctx, env, act.Lab, n, opts.Timeout))
+	}
+	err = e.Store.Update(func(s *state.State) error {
+		p := s.Lab(act.Lab.ID)
+		if p == nil || p.Cluster != act.Progress.Cluster {
+			return nil // restarted meanwhile; this run's results are stale
+		}
+		for _, r := range reports {
+			if r.Passed {
+				p.MarkPassed(r.Step, e.now())
+			} else {
+				p.MarkFailed(r.Step)
+			}
+		}
+		p.LastCheck = e.now()
+		return nil
+	})
+	return reports, err
+}
+
+func stepsToCheck(act Active, opts CheckOptions) ([]int, error) {
+	n := act.Lab.NumSteps()
+	switch {
+	case opts.All:
+		steps := make([]int, n)
+		for i := range steps {
+			steps[i] = i + 1
+		}
+		return steps, nil
+	case opts.Step != 0:
+		if opts.Step < 1 || opts.Step > n {
+			return nil, &StepRangeError{Step: opts.Step, Max: n, Lab: act.Lab.ID}
+		}
+		return []int{opts.Step}, nil
+	}
+	next := act.Progress.NextStep(n)
+	if next > n {
+		next = n // all done: re-check the last step
+	}
+	return []int{next}, nil
+}
+
+// StepRangeError is a step number outside the lab.
+type StepRangeError struct {
+	Step, Max int
+	Lab       string
+}
+
+func (e *StepRangeError) Error() string {
+	return fmt.Sprintf("lab %s has steps 1-%d, not %d", e.Lab, e.Max, e.Step)
+}
+
+func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, timeout time.Duration) StepReport {
+	step := lab.Step(n)
+	specs := step.Checks
+	if timeout > 0 {
+		specs = make([]verify.Spec, len(step.Checks))
+		for i, s := range step.Checks {
+			s.Timeout = timeout.String()
+			specs[i] = s
+		}
+	}
+	results := verify.RunAll(ctx, env, specs)
+	r := StepReport{Lab: lab.ID, Step: n, Of: lab.NumSteps(), Title: step.Title, Results: results, Passed: true}
+	for _, res := range results {
+		if res.Status != verify.Pass {
+			r.Passed = false
+		}
+	}
+	return r
+}
+
+// Answer records the learner's answer for a step (default: the next one).
+func (e *Engine) Answer(step int, answer string) (int, error) {
+	act, err := e.Current()
+	if err != nil {
+		return 0, err
+	}
+	n := act.Lab.NumSteps()
+	if step == 0 {
+		step = act.Progress.NextStep(n)
+		if step > n {
+			step = n
+		}
+	}
+	if step < 1 || step > n {
+		return 0, &StepRangeError{Step: step, Max: n, Lab: act.Lab.ID}
+	}
+	err = e.Store.Update(func(s *state.State) error {
+		if p := s.Lab(act.Lab.ID); p != nil {
+			p.SetAnswer(step, answer)
+		}
+		return nil
+	})
+	return step, err
+}

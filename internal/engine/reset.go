@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/verify"
+)
+
+// Reset puts the active lab back to its starting point on the same cluster.
+// With toStep > 1 it then applies the reference solutions of the steps
+// before toStep, so the learner resumes at toStep.
+func (e *Engine) Reset(ctx context.Context, toStep int) (Active, error) {
+	act, err := e.Current()
+	if err != nil {
+		return act, err
+	}
+	n := act.Lab.NumSteps()
+	if toStep == 0 {
+		toStep = 1
+	}
+	if toStep < 1 || toStep > n {
+		return act, &StepRangeError{Step: toStep, Max: n, Lab: act.Lab.ID}
+	}
+	env, err := e.env(ctx, act.Progress.Cluster)
+	if err != nil {
+		return act, err
+	}
+	if err := e.cleanLab(ctx, env, act.Lab); err != nil {
+		return act, err
+	}
+	if err := e.applySetup(ctx, env, act.Lab); err != nil {
+		return act, err
+	}
+	answers := map[int]string{}
+	for i := 1; i < toStep; i++ {
+		if err := applySolution(ctx, env, act.Lab, i); err != nil {
+			return act, err
+		}
+		if a := act.Lab.Step(i).Solution.Answer; a != "" {
+			answers[i] = a
+		}
+	}
+	err = e.Store.Update(func(s *state.State) error {
+		p := s.StartLab(act.Lab.ID, act.Progress.Cluster, act.Progress.Context, e.now())
+		for i := 1; i < toStep; i++ {
+			p.MarkPassed(i, e.now())
+		}
+		for i, a := range answers {
+			p.SetAnswer(i, a)
+		}
+		act.Progress = p
+		return nil
+	})
+	return act, err
+}
+
+// Solve applies step n's reference solution to the active lab's cluster
+// (and records its answer, if the step takes one).
+func (e *Engine) Solve(ctx context.Context, n int) error {
+	act, err := e.Current()
+	if err != nil {
+		return err
+	}
+	if act.Lab.Step(n) == nil {
+		return &StepRangeError{Step: n, Max: act.Lab.NumSteps(), Lab: act.Lab.ID}
+	}
+	env, err := e.env(ctx, act.Progress.Cluster)
+	if err != nil {
+		return err
+	}
+	if err := applySolution(ctx, env, act.Lab, n); err != nil {
+		return err
+	}
+	if a := act.Lab.Step(n).Solution.Answer; a != "" {
+		_, err = e.Answer(n, a)
+	}
+	return err
+}
+
+func applySolution(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int) error {
+	for _, f := range lab.Step(n).Solution.Apply {
+		objs, err := lab.Manifests(f)
+		if err != nil {
+			return err
+		}
+		if err := applyObjects(ctx, env, objs); err != nil {
+			return fmt.Errorf("step %d solution %s: %w", n, f, err)
+		}
+	}
+	return nil
+}
+
+// ApplyNearMiss applies a near-miss of step n (self-test) and returns an
+// undo that deletes what it created and restores the previous answer.
+func (e *Engine) ApplyNearMiss(ctx context.Context, n int, nm catalog.NearMiss) (undo func(context.Context) error, err error) {
+	act, err := e.Current()
+	if err != nil {
+		return nil, err
+	}
+	env, err := e.env(ctx, act.Progress.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	var applied []*unstructured.Unstructured
+	for _, f := range nm.Apply {
+		objs, err := act.Lab.Manifests(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := applyObjects(ctx, env, objs); err != nil {
+			return nil, fmt.Errorf("near-miss %q: %w", nm.Name, err)
+		}
+		applied = append(applied, objs...)
+	}
+	prev := act.Progress.Answers[n]
+	if nm.Answer != "" {
+		if _, err := e.Answer(n, nm.Answer); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context) error {
+		if err := deleteObjects(ctx, env, applied); err != nil {
+			return err
+		}
+		if nm.Answer != "" {
+			_, err := e.Answer(n, prev)
+			return err
+		}
+		return nil
+	}, nil
+}
+
+// Down deletes the active lab's cluster, or with all every seclab cluster,
+// and forgets the progress that lived on them.
+func (e *Engine) Down(ctx context.Context, all bool) ([]string, error) {
+	var names []string
+	if all {
+		infos, err := e.Clusters.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range infos {
+			names = append(names, i.Name)
+		}
+	} else {
+		act, err := e.Current()
+		if err != nil {
+			return nil, err
+		}
+		names = []string{act.Progress.Cluster}
+	}
+	var deleted []string
+	for _, name := range names {
+		if err := e.Clusters.Delete(ctx, name); err != nil {
+			return deleted, err
+		}
+		deleted = append(deleted, name)
+		if err := e.Store.Update(func(s *state.State) error { s.ForgetCluster(name); return nil }); err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}

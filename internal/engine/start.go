@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/cluster"
+	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/verify"
+)
+
+// StartOptions tune Start.
+type StartOptions struct {
+	// NodeImage for a new cluster ("" = cluster.NodeImage default rules).
+	NodeImage string
+}
+
+// StartResult says what Start did.
+type StartResult struct {
+	Lab     *catalog.Lab
+	Cluster cluster.Info
+	Created bool
+}
+
+// Start brings lab id up from scratch: a cluster for its profile (reused
+// when one serves it), its images, a clean copy of its objects, and its
+// preflight canaries. Earlier progress on the lab is discarded.
+func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (StartResult, error) {
+	lab, err := e.Catalog.Get(id)
+	if err != nil {
+		return StartResult{}, err
+	}
+	profile, err := cluster.GetProfile(lab.Profile)
+	if err != nil {
+		return StartResult{}, err
+	}
+	info, found, err := e.Clusters.Find(ctx, lab.Profile)
+	if err != nil {
+		return StartResult{}, err
+	}
+	res := StartResult{Lab: lab}
+	if found {
+		e.Log.Info("reusing cluster", "name", info.Name, "profile", info.Profile)
+		if err := e.Clusters.ExportKubeConfig(info.Name); err != nil {
+			return res, fmt.Errorf("writing kubeconfig for %s: %w", info.Name, err)
+		}
+	} else {
+		info, err = e.Clusters.Create(ctx, profile, cluster.NodeImage(opts.NodeImage))
+		if err != nil {
+			return res, err
+		}
+		res.Created = true
+	}
+	res.Cluster = info
+
+	images := append([]string{ProbeImage}, lab.Images...)
+	loaded, err := e.Clusters.LoadImages(ctx, info.Name, dedupe(images))
+	if err != nil {
+		return res, err
+	}
+	for _, l := range loaded {
+		if l.Missing {
+			e.Log.Warn("image not in the local docker engine; pods using it need a registry (build it with: make images)", "image", l.Image)
+		}
+	}
+
+	env, err := e.env(ctx, info.Name)
+	if err != nil {
+		return res, err
+	}
+	if err := waitForCluster(ctx, env); err != nil {
+		return res, err
+	}
+	for _, p := range lab.Preflight {
+		if err := e.runPreflight(ctx, env, p); err != nil {
+			return res, err
+		}
+	}
+	if err := e.cleanLab(ctx, env, lab); err != nil {
+		return res, err
+	}
+	if err := e.applySetup(ctx, env, lab); err != nil {
+		return res, err
+	}
+	err = e.Store.Update(func(s *state.State) error {
+		s.StartLab(lab.ID, info.Name, info.Context, e.now())
+		return nil
+	})
+	return res, err
+}
+
+// waitForCluster waits until the API answers and the default service
+// account exists: before that, pods a learner creates are rejected.
+func waitForCluster(ctx context.Context, env *verify.Env) error {
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := env.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster API not ready after 2m (default service account missing): %w", err)
+	}
+	return nil
+}
+
+// cleanLab deletes what the lab owns: its namespaces and listed objects.
+func (e *Engine) cleanLab(ctx context.Context, env *verify.Env, lab *catalog.Lab) error {
+	var objs []*unstructured.Unstructured
+	for _, r := range lab.Owns {
+		objs = append(objs, refObject(r))
+	}
+	for _, ns := range lab.Namespaces {
+		objs = append(objs, refObject(verify.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: ns}))
+	}
+	if len(objs) > 0 {
+		e.Log.Info("removing the lab's objects", "lab", lab.ID)
+	}
+	return deleteObjects(ctx, env, objs)
+}
+
+func (e *Engine) applySetup(ctx context.Context, env *verify.Env, lab *catalog.Lab) error {
+	for _, f := range lab.Setup {
+		objs, err := lab.Manifests(f)
+		if err != nil {
+			return err
+		}
+		if err := applyObjects(ctx, env, objs); err != nil {
+			return fmt.Errorf("lab setup %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// ensureNamespace creates a namespace if it is missing.
+func ensureNamespace(ctx context.Context, env *verify.Env, name string) error {
+	_, err := env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

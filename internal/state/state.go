@@ -1,0 +1,197 @@
+// Package state keeps the learner's progress: which lab is active, on which
+// cluster, and which steps passed when. One JSON file per user in the XDG
+// state directory, replaced atomically and guarded by a file lock so two
+// seclab processes never lose each other's writes.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// State is everything seclab remembers between commands.
+type State struct {
+	// Current is the lab `check`, `hint`, ... act on.
+	Current string               `json:"current,omitempty"`
+	Labs    map[string]*Progress `json:"labs,omitempty"`
+}
+
+// Progress is one lab's record.
+type Progress struct {
+	Cluster string    `json:"cluster"`
+	Context string    `json:"context"`
+	Started time.Time `json:"started"`
+	// Passed maps step number (1-based) to when it first passed.
+	Passed map[int]time.Time `json:"passed,omitempty"`
+	// Answers maps step number to the learner's submitted answer.
+	Answers map[int]string `json:"answers,omitempty"`
+	// LastCheck is when `check` last ran for this lab.
+	LastCheck time.Time `json:"lastCheck,omitempty"`
+}
+
+// Lab returns the progress of lab id, or nil.
+func (s *State) Lab(id string) *Progress {
+	if s.Labs == nil {
+		return nil
+	}
+	return s.Labs[id]
+}
+
+// StartLab records a fresh start of lab id on a cluster, making it current.
+// Earlier progress on that lab is discarded.
+func (s *State) StartLab(id, cluster, context string, now time.Time) *Progress {
+	if s.Labs == nil {
+		s.Labs = map[string]*Progress{}
+	}
+	p := &Progress{Cluster: cluster, Context: context, Started: now}
+	s.Labs[id] = p
+	s.Current = id
+	return p
+}
+
+// NextStep is the first step (1-based) not yet passed, or n+1 when all of
+// the lab's n steps passed.
+func (p *Progress) NextStep(n int) int {
+	for i := 1; i <= n; i++ {
+		if _, ok := p.Passed[i]; !ok {
+			return i
+		}
+	}
+	return n + 1
+}
+
+// MarkPassed records step as passed at now (keeps the first time).
+func (p *Progress) MarkPassed(step int, now time.Time) {
+	if p.Passed == nil {
+		p.Passed = map[int]time.Time{}
+	}
+	if _, ok := p.Passed[step]; !ok {
+		p.Passed[step] = now
+	}
+}
+
+// MarkFailed forgets a pass of step (the cluster changed since).
+func (p *Progress) MarkFailed(step int) { delete(p.Passed, step) }
+
+// SetAnswer stores the learner's answer for step.
+func (p *Progress) SetAnswer(step int, answer string) {
+	if p.Answers == nil {
+		p.Answers = map[int]string{}
+	}
+	p.Answers[step] = answer
+}
+
+// ForgetCluster drops every lab's record that lives on cluster (it is gone).
+func (s *State) ForgetCluster(cluster string) {
+	for id, p := range s.Labs {
+		if p.Cluster == cluster {
+			delete(s.Labs, id)
+			if s.Current == id {
+				s.Current = ""
+			}
+		}
+	}
+}
+
+// Store is the state file on disk.
+type Store struct {
+	path string
+}
+
+// DefaultDir is $XDG_STATE_HOME/seclab, or ~/.local/state/seclab.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "seclab"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the state directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "seclab"), nil
+}
+
+// Open returns the store in dir (created when missing).
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	return &Store{path: filepath.Join(dir, "state.json")}, nil
+}
+
+// Path is the state file's path.
+func (st *Store) Path() string { return st.path }
+
+// Load reads the state without locking (a consistent snapshot thanks to the
+// atomic rename). A missing file is an empty state.
+func (st *Store) Load() (*State, error) {
+	data, err := os.ReadFile(st.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	s := &State{}
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("state file %s is corrupt (%v); move it away to start over", st.path, err)
+	}
+	return s, nil
+}
+
+// Update runs fn on the current state under an exclusive lock and saves the
+// result atomically if fn returns nil.
+func (st *Store) Update(fn func(*State) error) error {
+	lock := flock.New(st.path + ".lock")
+	if err := lock.Lock(); err != nil {
+		return fmt.Errorf("locking state: %w", err)
+	}
+	defer lock.Unlock() //nolint:errcheck // unlock of a file we hold cannot meaningfully fail
+	s, err := st.Load()
+	if err != nil {
+		return err
+	}
+	if err := fn(s); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(st.path, append(data, '\n'))
+}
+
+// beforeRename lets tests crash the process between writing and renaming.
+var beforeRename = func() {}
+
+// writeAtomic writes to a temp file in the same directory, syncs it and
+// renames it over path, so a crash leaves either the old or the new file.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*.tmp")
+	if err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	beforeRename()
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// admissionCheck submits an object with server-side dry-run: every
+// admission stage runs (Pod Security, ValidatingAdmissionPolicy, webhooks)
+// and nothing is stored, so it tests the learner's policy exactly as a real
+// `kubectl apply` would meet it.
+type admissionCheck struct {
+	spec *AdmissionSpec
+}
+
+func (c *admissionCheck) object() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: runtime.DeepCopyJSON(normalize(c.spec.Object).(map[string]any))}
+}
+
+func (c *admissionCheck) ref() string {
+	o := c.object()
+	if o.GetNamespace() == "" {
+		return o.GetKind() + " " + o.GetName()
+	}
+	return o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
+}
+
+func (c *admissionCheck) describe() string {
+	switch c.spec.Expect {
+	case ExpectDenied:
+		return "admission denies " + c.ref()
+	case ExpectWarned:
+		return "admission warns about " + c.ref()
+	}
+	return "admission admits " + c.ref()
+}
+
+func (c *admissionCheck) expected() string {
+	e := c.spec.Expect
+	switch e {
+	case ExpectWarned:
+		e = "admitted with a warning"
+	}
+	if c.spec.MessageContains != "" {
+		if c.spec.Expect == ExpectDenied {
+			e += " with a message containing "
+		} else {
+			e += " containing "
+		}
+		e += quote(c.spec.MessageContains, maxValue)
+	}
+	return e
+}
+
+func (c *admissionCheck) attempt(ctx context.Context, env *Env) Result {
+	if r := need(env.Admit != nil, "a dry-run admission client"); r != nil {
+		return *r
+	}
+	obj := c.object()
+	warnings, err := env.Admit.DryRunCreate(ctx, obj)
+	expected := c.expected()
+	if err != nil {
+		msg, denied := admissionDenial(err)
+		if !denied {
+			return admissionError(obj, err)
+		}
+		found := "denied: " + clip(msg, 300)
+		if c.spec.Expect == ExpectDenied && c.contains(msg) {
+			return passed(expected, found)
+		}
+		return failed(expected, found)
+	}
+	found := "admitted with no warnings"
+	if len(warnings) > 0 {
+		found = "admitted with " + plural(len(warnings), "warning") + ": " + clip(strings.Join(warnings, "; "), 300)
+	}
+	switch c.spec.Expect {
+	case ExpectAdmitted:
+		return passed(expected, found)
+	case ExpectWarned:
+		for _, w := range warnings {
+			if c.contains(w) {
+				return passed(expected, found)
+			}
+		}
+	}
+	return failed(expected, found)
+}
+
+func (c *admissionCheck) contains(msg string) bool {
+	return strings.Contains(msg, c.spec.MessageContains)
+}
+
+// admissionDenial tells an admission "no" (Forbidden from Pod Security or a
+// webhook, Invalid from a ValidatingAdmissionPolicy, 400 from a webhook that
+// set that code) from a failure to ask.
+func admissionDenial(err error) (string, bool) {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return "", false
+	}
+	s := st.Status()
+	switch s.Code {
+	case http.StatusForbidden, http.StatusUnprocessableEntity:
+		return s.Message, true
+	case http.StatusBadRequest:
+		if strings.Contains(s.Message, "admission webhook") || strings.Contains(s.Message, "denied") {
+			return s.Message, true
+		}
+	}
+	return "", false
+}
+
+// admissionError explains why the object could not be tried at all.
+func admissionError(obj *unstructured.Unstructured, err error) Result {
+	switch {
+	case apierrors.IsNotFound(err):
+		var st apierrors.APIStatus
+		if errors.As(err, &st) && st.Status().Details != nil && st.Status().Details.Kind == "namespaces" {
+			return errorf("namespace %s does not exist, so admission cannot be tested there yet (create it first): %v", st.Status().Details.Name, err)
+		}
+		return errorf("could not submit %s %s: %v", obj.GetKind(), obj.GetName(), err)
+	case apierrors.IsAlreadyExists(err):
+		return final(errorf("%s %s already exists, so a dry-run create cannot test admission; the lab should use a name nobody creates", obj.GetKind(), obj.GetName()))
+	case meta.IsNoMatchError(err):
+		return errorf("the cluster does not serve kind %s in %s (is its CRD installed?)", obj.GetKind(), obj.GetAPIVersion())
+	}
+	return errorf("could not submit %s %s for a dry run: %v", obj.GetKind(), obj.GetName(), err)
+}
+
+// dryRunAdmitter is the real Admitter.
+type dryRunAdmitter struct {
+	cfg    *rest.Config
+	mapper meta.RESTMapper
+	err    error // from building the mapper; reported on use
+}
+
+// NewAdmitter returns an Admitter that creates objects with DryRun=All
+// through a discovery-backed (cached, refreshed on a miss) REST mapper.
+func NewAdmitter(cfg *rest.Config) Admitter {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return &dryRunAdmitter{err: err}
+	}
+	return newAdmitter(cfg, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)))
+}
+
+func newAdmitter(cfg *rest.Config, mapper meta.RESTMapper) Admitter {
+	return &dryRunAdmitter{cfg: cfg, mapper: mapper}
+}
+
+// warningCollector keeps the warnings of one request. Each request gets its
+// own client (and collector), so concurrent checks never see each other's.
+type warningCollector struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningCollector) HandleWarningHeader(code int, agent, text string) {
+	if code != 299 || text == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.msgs {
+		if m == text {
+			return
+		}
+	}
+	w.msgs = append(w.msgs, text)
+}
+
+func (w *warningCollector) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
+}
+
+func (a *dryRunAdmitter) DryRunCreate(ctx context.Context, obj *unstructured.Unstructured) ([]string, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	gvk := obj.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	cfg := rest.CopyConfig(a.cfg)
+	var w warningCollector
+	cfg.WarningHandler = &w
+	cfg.WarningHandlerWithContext = nil // it would take precedence
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building a client: %w", err)
+	}
+	opts := metav1.CreateOptions{
+		DryRun: []string{metav1.DryRunAll},
+		// Strict: a typo in the lab's object is an error, not a warning
+		// that would make an "expect: warned" check pass by accident.
+		FieldValidation: metav1.FieldValidationStrict,
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := namespaceOr(obj.GetNamespace())
+		_, err = client.Resource(m.Resource).Namespace(ns).Create(ctx, obj, opts)
+	} else {
+		_, err = client.Resource(m.Resource).Create(ctx, obj, opts)
+	}
+	return w.list(), err
+}

@@ -1,0 +1,178 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/rest"
+)
+
+func privPod() map[string]any {
+	return map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "priv", "namespace": "n1"},
+		"spec": map[string]any{"containers": []any{map[string]any{
+			"name": "c", "image": "nginx:1.27",
+			"securityContext": map[string]any{"privileged": true, "runAsUser": 0},
+		}}},
+	}
+}
+
+const psaDenial = `pods "priv" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`
+
+func admissionRun(t *testing.T, a *fakeAdmit, expect, contains string) Result {
+	t.Helper()
+	env, _ := testEnv()
+	env.Admit = a
+	return quick(t, env, Spec{Admission: &AdmissionSpec{Object: privPod(), Expect: expect, MessageContains: contains}})
+}
+
+func forbidden(msg string) error {
+	return apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "priv", errors.New(msg))
+}
+
+func TestAdmissionDenied(t *testing.T) {
+	a := &fakeAdmit{err: &apierrors.StatusError{ErrStatus: forbidden("x").(*apierrors.StatusError).ErrStatus}}
+	a.err.(*apierrors.StatusError).ErrStatus.Message = psaDenial
+	r := admissionRun(t, a, ExpectDenied, "privileged")
+	wantStatus(t, r, Pass)
+	if r.Found != "denied: "+psaDenial {
+		t.Errorf("found = %q", r.Found)
+	}
+	// The object was sent with YAML ints made JSON-safe.
+	if v, _, _ := unstructured.NestedFieldNoCopy(a.got.Object, "spec", "containers"); v == nil || a.got.GetNamespace() != "n1" {
+		t.Errorf("submitted %v", a.got.Object)
+	}
+
+	r = admissionRun(t, a, ExpectDenied, "hostPath")
+	wantStatus(t, r, Fail)
+	if r.Expected != `denied with a message containing "hostPath"` || r.Found != "denied: "+psaDenial {
+		t.Errorf("expected %q found %q", r.Expected, r.Found)
+	}
+
+	r = admissionRun(t, a, ExpectAdmitted, "")
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "denied: pods \"priv\" is forbidden")
+}
+
+func TestAdmissionInvalidFromPolicyIsDenial(t *testing.T) {
+	err := apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "priv", field.ErrorList{
+		field.Forbidden(field.NewPath("spec"), "ValidatingAdmissionPolicy 'no-priv' denied request: no privileged pods"),
+	})
+	r := admissionRun(t, &fakeAdmit{err: err}, ExpectDenied, "no privileged pods")
+	wantStatus(t, r, Pass)
+}
+
+func TestAdmissionAdmittedWhenDenialExpected(t *testing.T) {
+	r := admissionRun(t, &fakeAdmit{}, ExpectDenied, "")
+	wantStatus(t, r, Fail)
+	if r.Expected != "denied" || r.Found != "admitted with no warnings" {
+		t.Errorf("expected %q found %q", r.Expected, r.Found)
+	}
+	r = admissionRun(t, &fakeAdmit{warnings: []string{"would violate PodSecurity \"restricted:latest\""}}, ExpectDenied, "")
+	wantStatus(t, r, Fail)
+	if r.Found != `admitted with 1 warning: would violate PodSecurity "restricted:latest"` {
+		t.Errorf("found = %q", r.Found)
+	}
+}
+
+func TestAdmissionAdmittedAndWarned(t *testing.T) {
+	warn := &fakeAdmit{warnings: []string{"metadata.name: looks odd", `would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false`}}
+	wantStatus(t, admissionRun(t, warn, ExpectAdmitted, ""), Pass) // warnings allowed
+	wantStatus(t, admissionRun(t, warn, ExpectWarned, ""), Pass)
+	wantStatus(t, admissionRun(t, warn, ExpectWarned, "allowPrivilegeEscalation"), Pass)
+
+	r := admissionRun(t, warn, ExpectWarned, "seccomp")
+	wantStatus(t, r, Fail)
+	if r.Expected != `admitted with a warning containing "seccomp"` {
+		t.Errorf("expected = %q", r.Expected)
+	}
+	wantContains(t, "found", r.Found, "admitted with 2 warnings: metadata.name: looks odd; would violate")
+
+	r = admissionRun(t, &fakeAdmit{}, ExpectWarned, "")
+	wantStatus(t, r, Fail)
+	if r.Found != "admitted with no warnings" {
+		t.Errorf("found = %q", r.Found)
+	}
+}
+
+func TestAdmissionErrors(t *testing.T) {
+	r := admissionRun(t, &fakeAdmit{err: apiNotFound("namespaces", "n1")}, ExpectDenied, "")
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "namespace n1 does not exist")
+
+	r = admissionRun(t, &fakeAdmit{err: errors.New("connection refused")}, ExpectDenied, "")
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "could not submit Pod priv for a dry run: connection refused")
+
+	r = admissionRun(t, &fakeAdmit{err: apierrors.NewAlreadyExists(schema.GroupResource{Resource: "pods"}, "priv")}, ExpectDenied, "")
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "already exists")
+
+	env, _ := testEnv()
+	r = quick(t, env, Spec{Admission: &AdmissionSpec{Object: privPod(), Expect: ExpectDenied}})
+	wantStatus(t, r, Error)
+	if r.Attempts != 1 {
+		t.Errorf("a missing admitter is not retried: %d attempts", r.Attempts)
+	}
+}
+
+// TestDryRunAdmitter drives the real Admitter against a stand-in API
+// server: the request must be a dry run, strict, in the object's namespace,
+// and warnings must come back.
+func TestDryRunAdmitter(t *testing.T) {
+	var mu sync.Mutex
+	var paths, queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		queries = append(queries, r.URL.RawQuery)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(string(body), `"privileged":true`) {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"` + strings.ReplaceAll(psaDenial, `"`, `\"`) + `","reason":"Forbidden","code":403}`))
+			return
+		}
+		w.Header().Add("Warning", `299 - "would violate PodSecurity \"restricted:latest\": runAsNonRoot != true"`)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+
+	a := newAdmitter(&rest.Config{Host: srv.URL}, testMapper())
+	obj := &unstructured.Unstructured{Object: normalize(privPod()).(map[string]any)}
+	_, err := a.DryRunCreate(context.Background(), obj)
+	if msg, denied := admissionDenial(err); !denied || msg != psaDenial {
+		t.Fatalf("err = %v; want a denial", err)
+	}
+
+	unstructured.RemoveNestedField(obj.Object, "spec")
+	obj.SetNamespace("")
+	warnings, err := a.DryRunCreate(context.Background(), obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "runAsNonRoot != true") {
+		t.Errorf("warnings = %q", warnings)
+	}
+	if paths[0] != "POST /api/v1/namespaces/n1/pods" || paths[1] != "POST /api/v1/namespaces/default/pods" {
+		t.Errorf("paths = %q", paths)
+	}
+	for _, q := range queries {
+		if !strings.Contains(q, "dryRun=All") || !strings.Contains(q, "fieldValidation=Strict") {
+			t.Errorf("query %q is not a strict dry run", q)
+		}
+	}
+}

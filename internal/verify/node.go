@@ -1,0 +1,72 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+)
+
+// nodeCheck runs a command on the cluster's node containers (e.g. read the
+// kube-apiserver manifest). Every node of the role must pass: hardening one
+// control-plane node out of three is not done.
+type nodeCheck struct {
+	spec *NodeSpec
+}
+
+func (c *nodeCheck) nodes() string {
+	if c.spec.Role == "" {
+		return "every node"
+	}
+	return "every " + c.spec.Role + " node"
+}
+
+func (c *nodeCheck) describe() string {
+	n := c.spec
+	return fmt.Sprintf("%s: `%s` %s", c.nodes(), commandLine(n.Command), outcomeWanted(n.ExitCode, n.StdoutContains, "", n.StdoutNotContains))
+}
+
+func (c *nodeCheck) attempt(ctx context.Context, env *Env) Result {
+	if r := need(env.Nodes != nil, "access to the cluster's nodes"); r != nil {
+		return *r
+	}
+	n := c.spec
+	expected := "on " + c.nodes() + ": " + outcomeWanted(n.ExitCode, n.StdoutContains, "", n.StdoutNotContains)
+	outs, err := env.Nodes.RunOnNodes(ctx, n.Role, n.Command)
+	if err != nil {
+		return errorf("could not run `%s` on the nodes: %v", commandLine(n.Command), err)
+	}
+	if len(outs) == 0 {
+		role := n.Role
+		if role == "" {
+			role = "any"
+		}
+		return errorf("no nodes with role %s found", role)
+	}
+	var bad []NodeOutput
+	var first []string
+	for _, o := range outs {
+		p := outputProblems(o.ExitCode, o.Stdout, n.ExitCode, n.StdoutContains, "", n.StdoutNotContains)
+		if len(p) > 0 {
+			if bad == nil {
+				first = p
+			}
+			bad = append(bad, o)
+		}
+	}
+	if len(bad) == 0 {
+		return passed(expected, "passed on "+plural(len(outs), "node"))
+	}
+	o := bad[0]
+	found := "node " + o.Node + ": " + describeOutput(first, o.ExitCode, o.Stdout, o.Stderr, n.StdoutContains)
+	if len(bad) > 1 {
+		found += "\n(also failing on " + strconv.Itoa(len(bad)-1) + " more: "
+		for i, b := range bad[1:] {
+			if i > 0 {
+				found += ", "
+			}
+			found += b.Node
+		}
+		found += ")"
+	}
+	return failed(expected, found)
+}

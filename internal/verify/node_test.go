@@ -1,0 +1,95 @@
+package verify
+
+import (
+	"errors"
+	"testing"
+)
+
+const manifestOK = `spec:
+  containers:
+  - command:
+    - kube-apiserver
+    - --anonymous-auth=false
+    - --authorization-mode=Node,RBAC
+`
+
+const manifestBad = `spec:
+  containers:
+  - command:
+    - kube-apiserver
+    - --anonymous-auth=true
+    - --authorization-mode=AlwaysAllow
+`
+
+func nodeSpec() Spec {
+	return Spec{Node: &NodeSpec{
+		Role:              "control-plane",
+		Command:           []string{"cat", "/etc/kubernetes/manifests/kube-apiserver.yaml"},
+		StdoutContains:    "--authorization-mode=Node,RBAC",
+		StdoutNotContains: "--anonymous-auth=true",
+	}}
+}
+
+func TestNodeAllPass(t *testing.T) {
+	env, _ := testEnv()
+	nodes := &fakeNodes{outs: []NodeOutput{{Node: "cp1", Stdout: manifestOK}, {Node: "cp2", Stdout: manifestOK}}}
+	env.Nodes = nodes
+	r := quick(t, env, nodeSpec())
+	wantStatus(t, r, Pass)
+	if nodes.role != "control-plane" || nodes.cmd[1] != "/etc/kubernetes/manifests/kube-apiserver.yaml" {
+		t.Errorf("ran %q on %q", nodes.cmd, nodes.role)
+	}
+	if r.Found != "passed on 2 nodes" {
+		t.Errorf("found = %q", r.Found)
+	}
+}
+
+func TestNodeFailureNamesNodeAndLine(t *testing.T) {
+	env, _ := testEnv()
+	env.Nodes = &fakeNodes{outs: []NodeOutput{{Node: "cp1", Stdout: manifestOK}, {Node: "cp2", Stdout: manifestBad}, {Node: "cp3", Stdout: manifestBad}}}
+	r := quick(t, env, nodeSpec())
+	wantStatus(t, r, Fail)
+	want := `node cp2: stdout does not contain "--authorization-mode=Node,RBAC"; ` +
+		`stdout contains "--anonymous-auth=true": "- --anonymous-auth=true" (exit code 0)` + "\n" +
+		`stdout: lines with "--authorization-mode": "- --authorization-mode=AlwaysAllow"` + "\n" +
+		`(also failing on 1 more: cp3)`
+	if r.Found != want {
+		t.Errorf("found =\n%s\nwant\n%s", r.Found, want)
+	}
+	if r.Expected != `on every control-plane node: exit code 0, stdout contains "--authorization-mode=Node,RBAC", stdout does not contain "--anonymous-auth=true"` {
+		t.Errorf("expected = %q", r.Expected)
+	}
+}
+
+func TestNodeExitCode(t *testing.T) {
+	env, _ := testEnv()
+	env.Nodes = &fakeNodes{outs: []NodeOutput{{Node: "w1", ExitCode: 1, Stderr: "cat: can't open '/etc/x': No such file or directory\n"}}}
+	r := quick(t, env, Spec{Node: &NodeSpec{Command: []string{"cat", "/etc/x"}}})
+	wantStatus(t, r, Fail)
+	want := "node w1: exit code 1\nstdout: (empty)\nstderr: \"cat: can't open '/etc/x': No such file or directory\""
+	if r.Found != want {
+		t.Errorf("found = %q", r.Found)
+	}
+}
+
+func TestNodeErrors(t *testing.T) {
+	env, _ := testEnv()
+	r := quick(t, env, nodeSpec())
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "access to the cluster's nodes is missing")
+	if r.Attempts != 1 {
+		t.Errorf("attempts = %d", r.Attempts)
+	}
+
+	env.Nodes = &fakeNodes{}
+	r = quick(t, env, nodeSpec())
+	wantStatus(t, r, Error)
+	if r.Found != "no nodes with role control-plane found" {
+		t.Errorf("found = %q", r.Found)
+	}
+
+	env.Nodes = &fakeNodes{err: errors.New("docker: not running")}
+	r = quick(t, env, nodeSpec())
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "docker: not running")
+}

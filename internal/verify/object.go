@@ -1,0 +1,111 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// objectCheck passes when the object exists and partially matches the lab.
+type objectCheck struct {
+	spec *ObjectSpec
+}
+
+func (c *objectCheck) describe() string {
+	if len(c.spec.Match) == 0 {
+		return c.spec.Ref.String() + " exists"
+	}
+	return c.spec.Ref.String() + " matches " + flatten(c.spec.Match)
+}
+
+func (c *objectCheck) attempt(ctx context.Context, env *Env) Result {
+	ref := c.spec.Ref
+	obj, res := getObject(ctx, env, ref)
+	if res != nil {
+		return *res
+	}
+	if obj == nil {
+		expected := ref.String() + " exists"
+		return failed(expected, "not found"+namespaceHint(ctx, env, ref.Namespace))
+	}
+	diffs := matchObject(c.spec.Match, obj.Object)
+	if len(diffs) == 0 {
+		return passed(c.describe(), "it does")
+	}
+	var want, got []string
+	for i, d := range diffs {
+		if i == maxDiffs {
+			got = append(got, fmt.Sprintf("… and %s more", plural(len(diffs)-maxDiffs, "difference")))
+			break
+		}
+		want = append(want, d.path+" = "+d.want)
+		got = append(got, d.path+" = "+d.got)
+	}
+	return failed(strings.Join(want, "\n"), strings.Join(got, "\n"))
+}
+
+// getObject fetches ref through the dynamic client. It returns (nil, nil)
+// when the object does not exist: that is the learner's to fix, not an
+// error. Any other problem comes back as an Error result.
+func getObject(ctx context.Context, env *Env, ref ObjectRef) (*unstructured.Unstructured, *Result) {
+	if r := need(env.Dynamic != nil && env.Mapper != nil, "a dynamic client and REST mapper"); r != nil {
+		return nil, r
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		r := final(errorf("bad apiVersion %q in the lab: %v", ref.APIVersion, err))
+		return nil, &r
+	}
+	m, err := env.Mapper.RESTMapping(gv.WithKind(ref.Kind).GroupKind(), gv.Version)
+	if err != nil {
+		// Not final: a CRD the lab installs in this step may not be
+		// served yet.
+		r := errorf("the cluster does not serve kind %s in %s (%v)", ref.Kind, ref.APIVersion, err)
+		if meta.IsNoMatchError(err) {
+			r = errorf("the cluster does not serve kind %s in %s (is its CRD installed?)", ref.Kind, ref.APIVersion)
+		}
+		return nil, &r
+	}
+	ri := env.Dynamic.Resource(m.Resource)
+	var obj *unstructured.Unstructured
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		obj, err = ri.Namespace(namespaceOr(ref.Namespace)).Get(ctx, ref.Name, metav1.GetOptions{})
+	} else {
+		obj, err = ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	}
+	switch {
+	case err == nil:
+		return obj, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	default:
+		r := errorf("could not read %s: %v", ref, err)
+		return nil, &r
+	}
+}
+
+// namespaceOr defaults an empty namespace like kubectl does.
+func namespaceOr(ns string) string {
+	if ns == "" {
+		return "default"
+	}
+	return ns
+}
+
+// namespaceHint explains a "not found" whose real cause is a missing
+// namespace, a common slip when the lab's namespace is created in step 1.
+func namespaceHint(ctx context.Context, env *Env, ns string) string {
+	if ns == "" || env.Client == nil {
+		return ""
+	}
+	if _, err := env.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return fmt.Sprintf(" (namespace %s does not exist)", ns)
+	}
+	return ""
+}

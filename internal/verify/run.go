@@ -1,0 +1,179 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// check is one check kind. attempt makes a single try against the cluster
+// and must honour ctx; it fills Status, Expected and Found only. Run owns
+// naming, polling and timing, so every kind behaves the same way.
+type check interface {
+	attempt(ctx context.Context, env *Env) Result
+	// describe is the one-line name used when the lab gives none.
+	describe() string
+}
+
+// cleaner is a check that holds something across attempts (a probe pod);
+// Run calls cleanup exactly once when it is done, whatever the outcome.
+type cleaner interface {
+	cleanup(env *Env)
+}
+
+func newCheck(s Spec) check {
+	switch {
+	case s.Object != nil:
+		return &objectCheck{spec: s.Object}
+	case s.Absent != nil:
+		return &absentCheck{spec: s.Absent}
+	case s.Secret != nil:
+		return &secretCheck{spec: s.Secret}
+	case s.Connectivity != nil:
+		return &connectivityCheck{spec: s.Connectivity, from: podSource{ref: s.Connectivity.From}}
+	case s.Exec != nil:
+		return &execCheck{spec: s.Exec, in: podSource{ref: s.Exec.In}}
+	case s.Admission != nil:
+		return &admissionCheck{spec: s.Admission}
+	case s.Access != nil:
+		return &accessCheck{spec: s.Access}
+	case s.Answer != nil:
+		return &answerCheck{spec: s.Answer}
+	case s.Node != nil:
+		return &nodeCheck{spec: s.Node}
+	}
+	return nil
+}
+
+// Run runs one check, retrying every env.Interval until it passes or its
+// timeout elapses, and returns the last attempt's result. Retrying is what
+// lets a check see state that settles after the learner's command returns
+// (a Deployment becoming ready, a NetworkPolicy being programmed).
+func Run(ctx context.Context, env *Env, s Spec) Result {
+	start := time.Now()
+	c := newCheck(s)
+	name := s.Name
+	if name == "" && c != nil && len(s.kinds()) == 1 {
+		name = c.describe()
+	}
+	if name == "" {
+		name = "(invalid check)"
+	}
+	done := func(r Result, attempts int) Result {
+		r.Name, r.Kind = name, s.Kind()
+		r.Elapsed, r.Attempts = time.Since(start), attempts
+		r.final = false
+		return r
+	}
+	if errs := s.Validate(); len(errs) > 0 {
+		return done(Result{Status: Error, Expected: "a valid check", Found: "invalid check: " + strings.Join(errs, "; ")}, 0)
+	}
+	if env == nil {
+		return done(errorf("no cluster environment configured"), 0)
+	}
+	if cl, ok := c.(cleaner); ok {
+		defer cl.cleanup(env)
+	}
+
+	timeout := s.TimeoutOrDefault()
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	interrupted := func(last *Result, n int) Result {
+		r := errorf("interrupted before the check could finish")
+		if last != nil {
+			r.Expected = last.Expected
+			r.Found = "interrupted; last attempt found: " + last.Found
+		}
+		return done(r, n)
+	}
+
+	var last *Result
+	for n := 1; ; n++ {
+		r := safeAttempt(tctx, env, c)
+		if r.Status == Pass {
+			return done(r, n)
+		}
+		if tctx.Err() != nil {
+			// The attempt was cut short, so its result describes the
+			// cancellation rather than the cluster: prefer the previous one.
+			if ctx.Err() != nil {
+				return interrupted(last, n)
+			}
+			if last != nil {
+				return done(*last, n)
+			}
+			r.Status = Error
+			r.Found = fmt.Sprintf("no result within the check's timeout of %s: %s", timeout, r.Found)
+			return done(r, n)
+		}
+		if r.final {
+			return done(r, n)
+		}
+		last = &r
+		t := time.NewTimer(env.interval())
+		select {
+		case <-tctx.Done():
+			t.Stop()
+			if ctx.Err() != nil {
+				return interrupted(last, n)
+			}
+			return done(*last, n)
+		case <-t.C:
+		}
+	}
+}
+
+// safeAttempt turns a panic in a check into an Error result: one buggy
+// check must not take down the whole `seclab check` run.
+func safeAttempt(ctx context.Context, env *Env, c check) (r Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = final(errorf("internal error in seclab (please report it): %v", p))
+		}
+	}()
+	return c.attempt(ctx, env)
+}
+
+// RunAll runs the checks of one step concurrently (so a step costs its
+// slowest check, not the sum) and returns the results in spec order.
+func RunAll(ctx context.Context, env *Env, specs []Spec) []Result {
+	results := make([]Result, len(specs))
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Go(func() { results[i] = Run(ctx, env, s) })
+	}
+	wg.Wait()
+	return results
+}
+
+// Result constructors for attempts.
+
+func passed(expected, found string) Result {
+	return Result{Status: Pass, Expected: expected, Found: found}
+}
+
+func failed(expected, found string) Result {
+	return Result{Status: Fail, Expected: expected, Found: found}
+}
+
+// errorf is an Error: seclab could not tell whether the step is done.
+func errorf(format string, a ...any) Result {
+	return Result{Status: Error, Found: fmt.Sprintf(format, a...)}
+}
+
+// final marks r as not worth retrying.
+func final(r Result) Result {
+	r.final = true
+	return r
+}
+
+// need returns a final Error when env lacks something a check kind uses.
+func need(ok bool, what string) *Result {
+	if ok {
+		return nil
+	}
+	r := final(errorf("seclab is not configured for this check: %s is missing", what))
+	return &r
+}

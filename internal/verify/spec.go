@@ -1,0 +1,385 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Spec is one check as written in a lab file. Exactly one of the kind fields
+// is set: the key names the check kind, so strict decoding rejects fields that
+// belong to another kind.
+//
+//	checks:
+//	- name: nginx2 is isolated
+//	  connectivity:
+//	    from: {namespace: n287, selector: app=nginx1}
+//	    to: {namespace: n287, service: nginx2, port: 80}
+//	    expect: blocked
+type Spec struct {
+	// Name is the one line shown next to ✓/✗. Defaults to a description
+	// derived from the check.
+	Name string `json:"name,omitempty"`
+	// Timeout bounds the polling of this check (Go duration, e.g. "30s").
+	// Defaults to DefaultTimeout.
+	Timeout string `json:"timeout,omitempty"`
+
+	Object       *ObjectSpec       `json:"object,omitempty"`
+	Absent       *AbsentSpec       `json:"absent,omitempty"`
+	Secret       *SecretSpec       `json:"secret,omitempty"`
+	Connectivity *ConnectivitySpec `json:"connectivity,omitempty"`
+	Exec         *ExecSpec         `json:"exec,omitempty"`
+	Admission    *AdmissionSpec    `json:"admission,omitempty"`
+	Access       *AccessSpec       `json:"access,omitempty"`
+	Answer       *AnswerSpec       `json:"answer,omitempty"`
+	Node         *NodeSpec         `json:"node,omitempty"`
+}
+
+// Default polling deadlines when the lab does not set timeout. A failing
+// check reports only at its deadline, so they are short: long enough for
+// an apply to settle (a policy to be enforced, a pod to start from a loaded
+// image), short enough that a wrong answer is reported quickly.
+const (
+	DefaultTimeout        = 5 * time.Second  // API objects, RBAC, admission, answers
+	DefaultTrafficTimeout = 15 * time.Second // connectivity, exec, node commands
+)
+
+// ObjectRef names one Kubernetes object.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return fmt.Sprintf("%s %s", r.Kind, r.Name)
+	}
+	return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
+}
+
+// ObjectSpec passes when the object exists and contains Match: maps match
+// key by key (extra keys in the object are fine), lists match element-wise
+// in order and must have the same length, scalars must be equal.
+type ObjectSpec struct {
+	Ref   ObjectRef      `json:"ref"`
+	Match map[string]any `json:"match,omitempty"`
+}
+
+// AbsentSpec passes when the object does not exist.
+type AbsentSpec struct {
+	Ref ObjectRef `json:"ref"`
+}
+
+// SecretSpec checks a Secret's decoded data.
+type SecretSpec struct {
+	Namespace string `json:"namespace,omitempty"` // default "default"
+	Name      string `json:"name"`
+	// Type, when set, must equal the Secret's type (e.g. Opaque).
+	Type string `json:"type,omitempty"`
+	// Data maps key -> expected decoded value; every key must be present
+	// with exactly that value (a trailing newline counts).
+	Data map[string]string `json:"data,omitempty"`
+	// OnlyKeys, when true, fails if the Secret has keys not listed in Data.
+	OnlyKeys bool `json:"onlyKeys,omitempty"`
+}
+
+// PodRef selects the pod a probe runs from, or describes a throwaway pod.
+type PodRef struct {
+	Namespace string `json:"namespace"`
+	// Selector is a label selector ("app=nginx1"); the first Running pod is used.
+	Selector string `json:"selector,omitempty"`
+	// Pod names one pod.
+	Pod string `json:"pod,omitempty"`
+	// Probe, when set, runs from a temporary pod with these labels (may be
+	// empty: an unlabeled pod), created and deleted by the check.
+	Probe *ProbePod `json:"probe,omitempty"`
+	// Container in the pod; default the first.
+	Container string `json:"container,omitempty"`
+}
+
+// ProbePod is a temporary pod the check creates to send traffic from.
+type ProbePod struct {
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Target is where a connectivity check sends traffic.
+type Target struct {
+	Namespace string `json:"namespace"`
+	// Service by name (traffic goes to its DNS name), or
+	Service string `json:"service,omitempty"`
+	// Selector picks pods; traffic goes to the first Ready pod's IP.
+	Selector string `json:"selector,omitempty"`
+	Port     int    `json:"port"`
+}
+
+// Expectations shared by several kinds.
+const (
+	ExpectAllowed  = "allowed"
+	ExpectBlocked  = "blocked"
+	ExpectDenied   = "denied"
+	ExpectAdmitted = "admitted"
+	ExpectWarned   = "warned"
+)
+
+// ConnectivitySpec sends real HTTP traffic from inside a pod to a target.
+// "allowed" needs an HTTP response; "blocked" needs the connection to fail
+// while the target itself is Ready (so a missing target is an error, never
+// a pass).
+type ConnectivitySpec struct {
+	From   PodRef `json:"from"`
+	To     Target `json:"to"`
+	Expect string `json:"expect"` // allowed | blocked
+}
+
+// ExecSpec runs a command in a pod and compares its outcome.
+type ExecSpec struct {
+	In      PodRef   `json:"in"`
+	Command []string `json:"command"`
+	// ExitCode expected (default 0).
+	ExitCode *int `json:"exitCode,omitempty"`
+	// StdoutContains / StdoutEquals (trimmed) compare standard output.
+	StdoutContains string `json:"stdoutContains,omitempty"`
+	StdoutEquals   string `json:"stdoutEquals,omitempty"`
+}
+
+// AdmissionSpec submits an object with server-side dry-run and checks what
+// admission said.
+type AdmissionSpec struct {
+	// Object is a full manifest (apiVersion, kind, metadata, ...).
+	Object map[string]any `json:"object"`
+	Expect string         `json:"expect"` // denied | admitted | warned
+	// MessageContains must appear in the denial or in one warning.
+	MessageContains string `json:"messageContains,omitempty"`
+}
+
+// AccessSpec asks the API server (SubjectAccessReview) whether a subject may
+// do something.
+type AccessSpec struct {
+	// Exactly one subject: a user, or a service account "namespace/name".
+	User           string   `json:"user,omitempty"`
+	Groups         []string `json:"groups,omitempty"`
+	ServiceAccount string   `json:"serviceAccount,omitempty"`
+
+	Verb        string `json:"verb"`
+	Group       string `json:"group,omitempty"` // API group, "" is core
+	Resource    string `json:"resource"`
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Expect      string `json:"expect"` // allowed | denied
+}
+
+// AnswerSpec compares the learner's answer (seclab answer ...) with an
+// expected value, given literally or read from a Secret key.
+type AnswerSpec struct {
+	Equals     string     `json:"equals,omitempty"`
+	FromSecret *SecretKey `json:"fromSecret,omitempty"`
+}
+
+// SecretKey points at one key of a Secret.
+type SecretKey struct {
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Key       string `json:"key"`
+}
+
+// NodeSpec runs a command on the cluster's node containers (file reads are
+// commands too, e.g. ["cat", "/etc/kubernetes/manifests/kube-apiserver.yaml"]).
+type NodeSpec struct {
+	// Role limits the nodes: control-plane, worker, or "" for all.
+	Role           string   `json:"role,omitempty"`
+	Command        []string `json:"command"`
+	ExitCode       *int     `json:"exitCode,omitempty"`
+	StdoutContains string   `json:"stdoutContains,omitempty"`
+	// StdoutNotContains fails the check when present in the output.
+	StdoutNotContains string `json:"stdoutNotContains,omitempty"`
+}
+
+// Kind returns the name of the check kind set in s ("" if none).
+func (s Spec) Kind() string {
+	kinds := s.kinds()
+	if len(kinds) == 1 {
+		return kinds[0]
+	}
+	return ""
+}
+
+func (s Spec) kinds() []string {
+	var k []string
+	add := func(set bool, name string) {
+		if set {
+			k = append(k, name)
+		}
+	}
+	add(s.Object != nil, "object")
+	add(s.Absent != nil, "absent")
+	add(s.Secret != nil, "secret")
+	add(s.Connectivity != nil, "connectivity")
+	add(s.Exec != nil, "exec")
+	add(s.Admission != nil, "admission")
+	add(s.Access != nil, "access")
+	add(s.Answer != nil, "answer")
+	add(s.Node != nil, "node")
+	return k
+}
+
+// TimeoutOrDefault parses Timeout; Validate has already rejected bad values.
+func (s Spec) TimeoutOrDefault() time.Duration {
+	if d, err := time.ParseDuration(s.Timeout); err == nil && d > 0 {
+		return d
+	}
+	if s.Connectivity != nil || s.Exec != nil || s.Node != nil {
+		return DefaultTrafficTimeout
+	}
+	return DefaultTimeout
+}
+
+// Validate returns every problem in s, each prefixed with the field path
+// relative to the check (e.g. "connectivity.to.port: must be 1-65535").
+func (s Spec) Validate() []string {
+	var errs []string
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, path+": "+fmt.Sprintf(format, a...))
+	}
+	switch k := s.kinds(); len(k) {
+	case 0:
+		bad("(check)", "no check kind set; want one of object, absent, secret, connectivity, exec, admission, access, answer, node")
+	case 1:
+	default:
+		bad("(check)", "more than one check kind set (%s); split them into separate checks", strings.Join(k, ", "))
+	}
+	if s.Timeout != "" {
+		if d, err := time.ParseDuration(s.Timeout); err != nil || d <= 0 {
+			bad("timeout", "%q is not a positive duration like 30s", s.Timeout)
+		}
+	}
+	ref := func(path string, r ObjectRef) {
+		if r.APIVersion == "" {
+			bad(path+".apiVersion", "required")
+		}
+		if r.Kind == "" {
+			bad(path+".kind", "required")
+		}
+		if r.Name == "" {
+			bad(path+".name", "required")
+		}
+	}
+	// A selector typo would otherwise surface only at run time as "no pod
+	// matches", which sends the learner hunting for a problem they don't have.
+	selector := func(path, sel string) {
+		if sel == "" {
+			return
+		}
+		if _, err := labels.Parse(sel); err != nil {
+			bad(path, "%q is not a label selector: %v", sel, err)
+		}
+	}
+	pod := func(path string, p PodRef) {
+		if p.Namespace == "" {
+			bad(path+".namespace", "required")
+		}
+		n := 0
+		for _, set := range []bool{p.Selector != "", p.Pod != "", p.Probe != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			bad(path, "set exactly one of selector, pod, probe")
+		}
+		selector(path+".selector", p.Selector)
+	}
+	oneOf := func(path, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(path, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	if o := s.Object; o != nil {
+		ref("object.ref", o.Ref)
+	}
+	if a := s.Absent; a != nil {
+		ref("absent.ref", a.Ref)
+	}
+	if sc := s.Secret; sc != nil {
+		if sc.Name == "" {
+			bad("secret.name", "required")
+		}
+		if len(sc.Data) == 0 && sc.Type == "" {
+			bad("secret", "set data or type: there is nothing to compare")
+		}
+	}
+	if c := s.Connectivity; c != nil {
+		pod("connectivity.from", c.From)
+		if c.To.Namespace == "" {
+			bad("connectivity.to.namespace", "required")
+		}
+		if (c.To.Service == "") == (c.To.Selector == "") {
+			bad("connectivity.to", "set exactly one of service, selector")
+		}
+		selector("connectivity.to.selector", c.To.Selector)
+		if c.To.Port < 1 || c.To.Port > 65535 {
+			bad("connectivity.to.port", "must be 1-65535, got %d", c.To.Port)
+		}
+		oneOf("connectivity.expect", c.Expect, ExpectAllowed, ExpectBlocked)
+	}
+	if e := s.Exec; e != nil {
+		pod("exec.in", e.In)
+		if len(e.Command) == 0 {
+			bad("exec.command", "required")
+		}
+	}
+	if a := s.Admission; a != nil {
+		if len(a.Object) == 0 {
+			bad("admission.object", "required")
+		} else {
+			for _, f := range []string{"apiVersion", "kind"} {
+				if v, _ := a.Object[f].(string); v == "" {
+					bad("admission.object."+f, "required")
+				}
+			}
+			if md, _ := a.Object["metadata"].(map[string]any); md == nil || md["name"] == nil {
+				bad("admission.object.metadata.name", "required")
+			}
+		}
+		oneOf("admission.expect", a.Expect, ExpectDenied, ExpectAdmitted, ExpectWarned)
+	}
+	if a := s.Access; a != nil {
+		if (a.User == "") == (a.ServiceAccount == "") {
+			bad("access", "set exactly one of user, serviceAccount")
+		}
+		if a.ServiceAccount != "" && strings.Count(a.ServiceAccount, "/") != 1 {
+			bad("access.serviceAccount", "want namespace/name, got %q", a.ServiceAccount)
+		}
+		if a.Verb == "" {
+			bad("access.verb", "required")
+		}
+		if a.Resource == "" {
+			bad("access.resource", "required")
+		}
+		oneOf("access.expect", a.Expect, ExpectAllowed, ExpectDenied)
+	}
+	if a := s.Answer; a != nil {
+		if (a.Equals == "") == (a.FromSecret == nil) {
+			bad("answer", "set exactly one of equals, fromSecret")
+		}
+		if f := a.FromSecret; f != nil && (f.Name == "" || f.Key == "") {
+			bad("answer.fromSecret", "name and key are required")
+		}
+	}
+	if n := s.Node; n != nil {
+		if len(n.Command) == 0 {
+			bad("node.command", "required")
+		}
+		if n.Role != "" {
+			oneOf("node.role", n.Role, "control-plane", "worker")
+		}
+	}
+	return errs
+}
