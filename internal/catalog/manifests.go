@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -20,19 +21,23 @@ func (l *Lab) Manifests(name string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file %q: %w", name, err)
 	}
+	var problems []string
 	for i, o := range objs {
+		where := fmt.Sprintf("object %d (%s %s)", i+1, o.GetKind(), o.GetName())
 		for _, c := range containers(o.Object) {
 			img, _ := c["image"].(string)
 			if msg := imageProblem(img); msg != "" {
-				return nil, fmt.Errorf("file %q: object %d (%s %s): %s", name, i+1, o.GetKind(), o.GetName(), msg)
-			}
-			if !contains(l.Images, img) {
-				return nil, fmt.Errorf("file %q: object %d (%s %s): image %q is not in the lab's images list, so it would not be loaded into the cluster", name, i+1, o.GetKind(), o.GetName(), img)
+				problems = append(problems, where+": "+msg)
+			} else if !contains(l.Images, img) {
+				problems = append(problems, fmt.Sprintf("%s: image %q is not in the lab's images list, so it would not be loaded into the cluster", where, img))
 			}
 			if p, _ := c["imagePullPolicy"].(string); p == "Always" {
-				return nil, fmt.Errorf("file %q: object %d (%s %s): imagePullPolicy Always cannot work offline; use IfNotPresent", name, i+1, o.GetKind(), o.GetName())
+				problems = append(problems, where+": imagePullPolicy Always cannot work offline; use IfNotPresent")
 			}
 		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("file %q: %s", name, strings.Join(problems, "; "))
 	}
 	return objs, nil
 }

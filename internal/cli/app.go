@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -86,6 +87,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code = ExitInterrupt
 	case isUsage(err):
 		code = ExitUsage
+	case strings.HasPrefix(err.Error(), "No help topic for "):
+		// urfave's way of saying "unknown command"
+		code = ExitUsage
+		err = fmt.Errorf("unknown command %s; see: seclab --help", strings.TrimPrefix(err.Error(), "No help topic for "))
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintf(stderr, "seclab: %s\n", msg)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"compress/gzip"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -71,13 +70,15 @@ func doctorCmd() *cli.Command {
 					return err
 				}
 			} else {
+				var rows [][]string
 				for _, f := range fs {
 					mark := "✓"
 					if !f.OK {
 						mark = map[bool]string{true: "✗", false: "-"}[f.Required]
 					}
-					fmt.Fprintf(c.App.Writer, "%s %-28s %s\n", mark, f.Name, f.Detail)
+					rows = append(rows, []string{mark + " " + f.Name, f.Detail})
 				}
+				table(c.App.Writer, rows)
 			}
 			for _, f := range fs {
 				if f.Required && !f.OK {

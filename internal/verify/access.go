@@ -100,7 +100,10 @@ func (c *accessCheck) attempt(ctx context.Context, env *Env) Result {
 	}
 	why := st.Reason
 	if st.EvaluationError != "" {
-		why = strings.TrimSpace(why + "; evaluation error: " + st.EvaluationError)
+		if why != "" {
+			why += "; "
+		}
+		why += "evaluation error: " + st.EvaluationError
 	}
 	if why == "" && !st.Allowed {
 		why = "no RBAC rule grants it"

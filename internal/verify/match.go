@@ -123,7 +123,18 @@ func normalize(v any) any {
 	case reflect.Bool:
 		return rv.Bool()
 	}
-	return v
+	// Anything else (a time.Time from a YAML timestamp, a struct from Go
+	// code) becomes what it would be in JSON, which is what the API server
+	// holds and what unstructured objects may contain.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Sprint(v)
+	}
+	return normalize(out)
 }
 
 func sortedKeys(m map[string]any) []string {

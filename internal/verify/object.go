@@ -41,7 +41,11 @@ func (c *objectCheck) attempt(ctx context.Context, env *Env) Result {
 	var want, got []string
 	for i, d := range diffs {
 		if i == maxDiffs {
-			got = append(got, fmt.Sprintf("… and %s more", plural(len(diffs)-maxDiffs, "difference")))
+			more := "differences"
+			if len(diffs)-maxDiffs == 1 {
+				more = "difference"
+			}
+			got = append(got, fmt.Sprintf("… and %d more %s", len(diffs)-maxDiffs, more))
 			break
 		}
 		want = append(want, d.path+" = "+d.want)

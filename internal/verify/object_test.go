@@ -126,7 +126,9 @@ func TestObjectListLengthAndTooManyDiffs(t *testing.T) {
 	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g"} {
 		labels[k] = "x"
 	}
-	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: npRef, Match: map[string]any{"metadata": map[string]any{"labels": labels}}}})
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: npRef, Match: map[string]any{
+		"spec": map[string]any{"podSelector": map[string]any{"matchLabels": labels}},
+	}}})
 	wantStatus(t, r, Fail)
 	got := strings.Split(r.Found, "\n")
 	if len(got) != 6 || got[5] != "… and 2 more differences" {
@@ -214,11 +216,11 @@ func TestAbsent(t *testing.T) {
 	wantStatus(t, r, Pass)
 
 	np := netpol("n287", "np", "x")
-	np.SetCreationTimestamp(metav1.NewTime(time.Now().Add(-3*time.Minute - time.Second)))
+	np.SetCreationTimestamp(metav1.NewTime(time.Now().Add(-15*time.Minute)))
 	env, _ = testEnv(np)
 	r = quick(t, env, Spec{Absent: &AbsentSpec{Ref: npRef}})
 	wantStatus(t, r, Fail)
-	if r.Found != "exists (created 3m ago)" || r.Expected != "NetworkPolicy n287/np does not exist" {
+	if r.Found != "exists (created 15m ago)" || r.Expected != "NetworkPolicy n287/np does not exist" {
 		t.Errorf("expected %q found %q", r.Expected, r.Found)
 	}
 

@@ -154,7 +154,7 @@ func TestRunAllConcurrentInSpecOrder(t *testing.T) {
 	env := execEnv(ex)
 	var specs []Spec
 	for _, w := range []string{"a", "b", "c"} {
-		specs = append(specs, Spec{Name: "check " + w, Timeout: "2s", Exec: &ExecSpec{
+		specs = append(specs, Spec{Name: "check " + w, Timeout: "500ms", Exec: &ExecSpec{
 			In: PodRef{Namespace: "n1", Pod: "web"}, Command: []string{w}, StdoutEquals: "out-" + w,
 		}})
 	}

@@ -1,0 +1,297 @@
+//go:build e2e
+
+// Package e2e runs every lab's self-test on real kind clusters built from
+// the air-gapped images (make images): on a fresh lab every step fails;
+// then, in order, each near-miss of a step fails and the step's reference
+// solution passes. It also drives the CLI as a learner would and proves
+// that `down --all` deletes only seclab's clusters.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/cli"
+	"github.com/seclab/seclab/internal/cluster"
+	"github.com/seclab/seclab/internal/cluster/kindtest"
+	"github.com/seclab/seclab/internal/engine"
+	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/verify"
+	"github.com/seclab/seclab/labs"
+)
+
+// failTimeout bounds checks the self-test expects to fail: long enough for
+// a policy to be applied, short enough to keep the suite quick.
+const failTimeout = 6 * time.Second
+
+var (
+	eng *engine.Engine
+	log *slog.Logger
+)
+
+func TestMain(m *testing.M) {
+	// Keep the learner's real state and kubeconfig out of the tests.
+	tmp, err := os.MkdirTemp("", "seclab-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_STATE_HOME", filepath.Join(tmp, "state"))
+	os.Setenv("KUBECONFIG", filepath.Join(tmp, "kubeconfig"))
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	if err != nil {
+		panic(err)
+	}
+	dir, _ := state.DefaultDir()
+	store, err := state.Open(dir)
+	if err != nil {
+		panic(err)
+	}
+	eng = &engine.Engine{Catalog: cat, Clusters: cluster.New(log), Store: store, Log: log}
+	code := m.Run()
+	// Whatever failed, leave no seclab cluster behind.
+	if names, err := eng.Down(context.Background(), true); err != nil {
+		fmt.Fprintf(os.Stderr, "cleanup: %v (deleted %v)\n", err, names)
+	}
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// run invokes the CLI in-process and returns stdout, stderr and exit code.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	code := cli.Main(ctx, append([]string{"seclab"}, args...), &out, &errb)
+	t.Logf("$ seclab %s -> exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	return out.String(), errb.String(), code
+}
+
+func checkJSON(t *testing.T, args ...string) ([]engine.StepReport, int) {
+	t.Helper()
+	out, _, code := run(t, append([]string{"check", "-o", "json"}, args...)...)
+	var reports []engine.StepReport
+	if err := json.Unmarshal([]byte(out), &reports); err != nil {
+		t.Fatalf("check -o json output is not JSON: %v\n%s", err, out)
+	}
+	return reports, code
+}
+
+func describe(r engine.StepReport) string {
+	var b strings.Builder
+	for _, res := range r.Results {
+		fmt.Fprintf(&b, "\n  [%s] %s: expected %q found %q", res.Status, res.Name, res.Expected, res.Found)
+	}
+	return b.String()
+}
+
+// selfTest is the per-lab contract on a real cluster.
+func selfTest(t *testing.T, id string) {
+	ctx := context.Background()
+	lab, err := eng.Catalog.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, code := run(t, "start", id); code != 0 {
+		t.Fatalf("start %s: exit %d", id, code)
+	}
+
+	t.Run("fresh lab fails every step", func(t *testing.T) {
+		reports, err := eng.Check(ctx, engine.CheckOptions{All: true, Timeout: failTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reports {
+			if r.Passed {
+				t.Errorf("step %d passed on a fresh lab:%s", r.Step, describe(r))
+			}
+		}
+	})
+
+	for n := 1; n <= lab.NumSteps(); n++ {
+		step := lab.Step(n)
+		for _, nm := range step.NearMisses {
+			t.Run(fmt.Sprintf("step %d near-miss %s", n, nm.Name), func(t *testing.T) {
+				undo, err := eng.ApplyNearMiss(ctx, n, nm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() {
+					if err := undo(ctx); err != nil {
+						t.Fatalf("undoing near-miss: %v", err)
+					}
+				}()
+				reports, err := eng.Check(ctx, engine.CheckOptions{Step: n, Timeout: failTimeout})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := reports[0]
+				if r.Passed {
+					t.Fatalf("near-miss %q passed step %d:%s", nm.Name, n, describe(r))
+				}
+				// A near-miss is a wrong answer, so at least one check must
+				// say so (fail), with what it expected and found.
+				failed := false
+				for _, res := range r.Results {
+					if res.Status == verify.Fail {
+						failed = true
+						if res.Expected == "" || res.Found == "" {
+							t.Errorf("failure without expected/found: %+v", res)
+						}
+					}
+				}
+				if !failed {
+					t.Errorf("near-miss %q gave only errors, no failure pointing at the difference:%s", nm.Name, describe(r))
+				}
+			})
+		}
+		t.Run(fmt.Sprintf("step %d solution passes", n), func(t *testing.T) {
+			if _, _, code := run(t, "solution", "--apply", fmt.Sprint(n)); code != 0 {
+				t.Fatalf("solution --apply %d: exit %d", n, code)
+			}
+			reports, code := checkJSON(t, fmt.Sprint(n))
+			if code != 0 || len(reports) != 1 || !reports[0].Passed {
+				t.Fatalf("step %d after its solution: exit %d%s", n, code, describe(reports[0]))
+			}
+		})
+	}
+
+	t.Run("status shows the lab done", func(t *testing.T) {
+		out, _, code := run(t, "status", "-o", "json")
+		if code != 0 {
+			t.Fatalf("status exit %d", code)
+		}
+		var v struct {
+			Lab  string
+			Next int
+		}
+		if err := json.Unmarshal([]byte(out), &v); err != nil || v.Lab != id || v.Next != 0 {
+			t.Errorf("status after all solutions: %+v (%v)", v, err)
+		}
+	})
+}
+
+// TestNetpol runs first: its cluster (profile netpol) also serves the
+// default-profile labs, so they reuse it.
+func TestNetpol(t *testing.T) {
+	selfTest(t, "netpol")
+
+	t.Run("reset returns the lab to step 1", func(t *testing.T) {
+		if _, _, code := run(t, "reset"); code != 0 {
+			t.Fatalf("reset exit %d", code)
+		}
+		reports, code := checkJSON(t)
+		if code != 1 || reports[0].Step != 1 || reports[0].Passed {
+			t.Fatalf("after reset, check should fail on step 1 (exit 1), got exit %d step %d", code, reports[0].Step)
+		}
+	})
+
+	t.Run("reset --step 3 resumes with steps 1-2 solved", func(t *testing.T) {
+		if _, _, code := run(t, "reset", "--step", "3"); code != 0 {
+			t.Fatalf("reset --step 3 exit %d", code)
+		}
+		reports, code := checkJSON(t, "--all")
+		if code != 1 {
+			t.Fatalf("check --all after reset --step 3: exit %d, want 1 (step 3 not done)", code)
+		}
+		for _, r := range reports {
+			if want := r.Step < 3; r.Passed != want {
+				t.Errorf("step %d passed=%v, want %v:%s", r.Step, r.Passed, want, describe(r))
+			}
+		}
+	})
+}
+
+func TestSecrets(t *testing.T) {
+	selfTest(t, "secrets")
+
+	t.Run("a wrong answer says what is wrong", func(t *testing.T) {
+		out, _, code := run(t, "answer", "--step", "4", "bXlzdXBlcnNlY3JldHBhc3N3b3Jk")
+		if code != 1 || !strings.Contains(out, "✗") {
+			t.Fatalf("wrong answer: exit %d, output:\n%s", code, out)
+		}
+		if strings.Contains(out, "mysupersecretpassword") {
+			t.Errorf("the failure text leaks the expected secret value:\n%s", out)
+		}
+	})
+}
+
+// TestCLIErrors: bad input gets one line and a non-zero exit.
+func TestCLIErrors(t *testing.T) {
+	_, errOut, code := run(t, "start", "no-such-lab")
+	if code != cli.ExitUsage || !strings.Contains(errOut, "valid labs:") || !strings.Contains(errOut, "netpol") {
+		t.Errorf("unknown lab: exit %d, stderr %q", code, errOut)
+	}
+	if n := strings.Count(strings.TrimSpace(errOut), "\n"); n != 0 {
+		t.Errorf("unknown lab error is %d lines, want 1", n+1)
+	}
+}
+
+// TestDownAllSparesForeignClusters creates a kind cluster that is not
+// seclab's — with seclab's name prefix, the strongest decoy — and checks
+// that down --all deletes seclab's clusters and leaves it alone.
+func TestDownAllSparesForeignClusters(t *testing.T) {
+	const foreign = "seclab-foreign-e2e"
+	if err := createForeign(foreign); err != nil {
+		t.Fatalf("creating foreign cluster: %v", err)
+	}
+	defer deleteForeign(foreign)
+
+	before, err := eng.Clusters.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range before {
+		if c.Name == foreign {
+			t.Fatalf("foreign cluster listed as seclab's: %+v", c)
+		}
+	}
+	out, _, code := run(t, "down", "--all")
+	if code != 0 {
+		t.Fatalf("down --all exit %d", code)
+	}
+	if strings.Contains(out, foreign) {
+		t.Errorf("down --all touched the foreign cluster:\n%s", out)
+	}
+	after, err := eng.Clusters.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 0 {
+		t.Errorf("seclab clusters left after down --all: %+v", after)
+	}
+	if !foreignExists(foreign) {
+		t.Errorf("foreign cluster %s was deleted", foreign)
+	}
+	if _, _, code := run(t, "check"); code == 0 {
+		t.Errorf("check after down should fail (no lab), got exit 0")
+	}
+}
+
+func foreignKubeconfig() string { return filepath.Join(os.TempDir(), "seclab-e2e-foreign.kubeconfig") }
+
+func createForeign(name string) error {
+	if kindtest.Exists(name) {
+		return nil
+	}
+	return kindtest.Create(name, foreignKubeconfig())
+}
+
+func deleteForeign(name string) {
+	if err := kindtest.Delete(name, foreignKubeconfig()); err != nil {
+		fmt.Fprintf(os.Stderr, "deleting foreign cluster %s: %v\n", name, err)
+	}
+	os.Remove(foreignKubeconfig())
+}
+
+func foreignExists(name string) bool { return kindtest.Exists(name) }

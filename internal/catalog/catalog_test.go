@@ -1,0 +1,165 @@
+package catalog_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/cluster"
+	"github.com/seclab/seclab/labs"
+)
+
+var opts = catalog.ValidateOptions{Profiles: cluster.Profiles()}
+
+// Every embedded lab must load and validate: a broken lab never ships.
+func TestEmbeddedLabsValidate(t *testing.T) {
+	cat, err := catalog.Load(labs.FS, opts)
+	if err != nil {
+		t.Fatalf("embedded labs invalid:\n%v", err)
+	}
+	ids := strings.Join(cat.IDs(), ",")
+	for _, want := range []string{"netpol", "secrets"} {
+		if !strings.Contains(ids, want) {
+			t.Errorf("lab %s missing from catalog (%s)", want, ids)
+		}
+	}
+	for _, l := range cat.Labs() {
+		for i := 1; i <= l.NumSteps(); i++ {
+			s := l.Step(i)
+			if len(s.NearMisses) == 0 {
+				t.Errorf("%s step %d has no near-misses: the self-test cannot prove it rejects wrong answers", l.ID, i)
+			}
+			for _, f := range s.Solution.Apply {
+				if _, err := l.Manifests(f); err != nil {
+					t.Errorf("%s step %d: %v", l.ID, i, err)
+				}
+			}
+		}
+	}
+}
+
+func TestUnknownLabListsValidIDs(t *testing.T) {
+	cat, err := catalog.Load(labs.FS, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cat.Get("netpoll")
+	var unknown *catalog.UnknownLabError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("want UnknownLabError, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "netpol") || !strings.Contains(err.Error(), "secrets") {
+		t.Errorf("error does not list valid labs: %v", err)
+	}
+}
+
+func loadBroken(t *testing.T, dir string) []string {
+	t.Helper()
+	_, err := catalog.LoadLab(os.DirFS("testdata/broken/"+dir), dir, opts)
+	if err == nil {
+		t.Fatalf("broken lab %s loaded without error", dir)
+	}
+	var me *multierror.Error
+	if !errors.As(err, &me) {
+		t.Fatalf("want a multierror with every problem, got %T: %v", err, err)
+	}
+	var lines []string
+	for _, e := range me.Errors {
+		lines = append(lines, e.Error())
+	}
+	return lines
+}
+
+func requireAll(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	all := strings.Join(got, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("missing error containing %q; got:\n%s", w, all)
+		}
+	}
+}
+
+// Unknown fields are all reported, each with its path, not just the first.
+func TestStrictDecodeReportsEveryUnknownField(t *testing.T) {
+	errs := loadBroken(t, "typos")
+	requireAll(t, errs,
+		"typos/lab.yaml: profil: unknown field",
+		"typos/lab.yaml: steps[0].hint: unknown field",
+		"typos/lab.yaml: steps[0].checks[0].conectivity: unknown field",
+	)
+	if len(errs) != 3 {
+		t.Errorf("want exactly the 3 unknown fields (validation waits for a clean decode), got %d:\n%s", len(errs), strings.Join(errs, "\n"))
+	}
+}
+
+// Validation collects every problem of a decodable lab, with field paths.
+func TestValidateCollectsAllErrors(t *testing.T) {
+	errs := loadBroken(t, "badchecks")
+	requireAll(t, errs,
+		`id: "wrong-dir-name" must equal its directory name "badchecks"`,
+		"title: required",
+		"minutes: must be > 0",
+		`profile: "no-such-profile" is not a known cluster profile`,
+		`namespaces[0]: "default" cannot be owned by a lab`,
+		`preflight[0]: "magic" is not a known preflight`,
+		"steps[0].checks[0].(check): more than one check kind set (object, secret)",
+		"steps[0].checks[0].object.ref.apiVersion: required",
+		"steps[0].checks[1].connectivity.from: set exactly one of selector, pod, probe",
+		"steps[0].checks[1].connectivity.to: set exactly one of service, selector",
+		"steps[0].checks[1].connectivity.to.port: must be 1-65535, got 70000",
+		`steps[0].checks[1].connectivity.expect: "maybe" is not one of allowed, blocked`,
+		"steps[0].solution.answer: required: the step has an answer check",
+		`steps[0].checks[3].timeout: "soon" is not a positive duration`,
+		"imagePullPolicy Always cannot work offline",
+		"steps[0].nearMisses[0].name: required",
+		"steps[0].nearMisses[0]: set apply or answer",
+	)
+	for _, e := range errs {
+		if !strings.HasPrefix(e, "badchecks/lab.yaml: ") {
+			t.Errorf("error without lab file prefix: %q", e)
+		}
+	}
+}
+
+func TestLoadReportsAllLabsProblemsTogether(t *testing.T) {
+	_, err := catalog.Load(os.DirFS("testdata/broken"), opts)
+	if err == nil {
+		t.Fatal("broken catalog loaded")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "typos/lab.yaml") || !strings.Contains(msg, "badchecks/lab.yaml") {
+		t.Errorf("errors of both labs expected in one report:\n%s", msg)
+	}
+	if !strings.HasPrefix(msg, "invalid lab data, ") {
+		t.Errorf("report should start with a count: %q", msg[:40])
+	}
+}
+
+func TestImagesMustBePinned(t *testing.T) {
+	lab := &catalog.Lab{ID: "x", Title: "x", Domain: "d", Minutes: 1, Profile: "default", Images: []string{"nginx", "busybox:latest", "nginx:1.27", "reg.example/app@sha256:abc"}}
+	got := lab.Validate(opts)
+	requireAll(t, got, `images[0]: "nginx" has no tag`, `images[1]: "busybox:latest" uses :latest`)
+	for _, e := range got {
+		if strings.HasPrefix(e, "images[2]") || strings.HasPrefix(e, "images[3]") {
+			t.Errorf("pinned image rejected: %s", e)
+		}
+	}
+}
+
+func TestParseManifests(t *testing.T) {
+	objs, err := catalog.ParseManifests([]byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"))
+	if err != nil || len(objs) != 2 || objs[1].GetName() != "b" {
+		t.Fatalf("got %d objects, err %v", len(objs), err)
+	}
+	if _, err := catalog.ParseManifests([]byte("apiVersion: v1\nkind: Pod\nmetadata: {}\n")); err == nil || !strings.Contains(err.Error(), "metadata.name is required") {
+		t.Errorf("nameless object: %v", err)
+	}
+	if _, err := catalog.ParseManifests([]byte("kind: Pod\nmetadata: {name: x}\n")); err == nil || !strings.Contains(err.Error(), "apiVersion is required") {
+		t.Errorf("apiVersion-less object: %v", err)
+	}
+}
