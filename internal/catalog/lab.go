@@ -44,8 +44,8 @@ type Lab struct {
 type Step struct {
 	Title string `json:"title"`
 	// Text is a markdown file with the task.
-	Text  string        `json:"text"`
-	Hints []string      `json:"hints,omitempty"`
+	Text   string        `json:"text"`
+	Hints  []string      `json:"hints,omitempty"`
 	Checks []verify.Spec `json:"checks"`
 	// Solution is the reference answer; the self-test applies it.
 	Solution Solution `json:"solution"`

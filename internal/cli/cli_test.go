@@ -59,8 +59,8 @@ func TestBadInputIsOneLineAndExit2(t *testing.T) {
 	cases := [][]string{
 		{"start", "no-such-lab"},
 		{"start"},
-		{"check"},           // no lab started
-		{"check", "abc"},    // not a step number
+		{"check"},        // no lab started
+		{"check", "abc"}, // not a step number
 		{"list", "-o", "yaml"},
 		{"hint"},
 		{"frobnicate"},

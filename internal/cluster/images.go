@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/docker/docker/errdefs"
 	dockerclient "github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 )

@@ -11,10 +11,10 @@ import (
 // is progress the learner sees, higher levels are debug detail.
 type kindLogger struct{ log *slog.Logger }
 
-func (k kindLogger) Warn(msg string)                { k.log.Warn(msg) }
-func (k kindLogger) Warnf(f string, a ...any)       { k.log.Warn(fmt.Sprintf(f, a...)) }
-func (k kindLogger) Error(msg string)               { k.log.Error(msg) }
-func (k kindLogger) Errorf(f string, a ...any)      { k.log.Error(fmt.Sprintf(f, a...)) }
+func (k kindLogger) Warn(msg string)           { k.log.Warn(msg) }
+func (k kindLogger) Warnf(f string, a ...any)  { k.log.Warn(fmt.Sprintf(f, a...)) }
+func (k kindLogger) Error(msg string)          { k.log.Error(msg) }
+func (k kindLogger) Errorf(f string, a ...any) { k.log.Error(fmt.Sprintf(f, a...)) }
 func (k kindLogger) V(level kindlog.Level) kindlog.InfoLogger {
 	return kindInfo{log: k.log, debug: level > 0}
 }
@@ -32,4 +32,4 @@ func (i kindInfo) Info(msg string) {
 	}
 }
 func (i kindInfo) Infof(f string, a ...any) { i.Info(fmt.Sprintf(f, a...)) }
-func (i kindInfo) Enabled() bool           { return true }
+func (i kindInfo) Enabled() bool            { return true }

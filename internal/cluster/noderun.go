@@ -17,7 +17,7 @@ type NodeRunner struct {
 }
 
 // NodeRunner returns a verify.NodeRunner for cluster.
-func (m *Manager) NodeRunner(cluster string) *NodeRunner {
+func (m *Manager) NodeRunner(cluster string) verify.NodeRunner {
 	return &NodeRunner{m: m, cluster: cluster}
 }
 

@@ -34,7 +34,7 @@ type Clusters interface {
 	LoadImages(ctx context.Context, name string, images []string) ([]cluster.LoadResult, error)
 	ExportKubeConfig(name string) error
 	RESTConfig(name string) (*rest.Config, error)
-	NodeRunner(name string) *cluster.NodeRunner
+	NodeRunner(name string) verify.NodeRunner
 }
 
 // Engine ties the pieces together. Fields are set by the CLI.

@@ -164,8 +164,8 @@ func normalizeEndpoints(es []Endpoint) EndpointSet {
 
 // compiledPorts is the ports part of a policy rule.
 type compiledPorts struct {
-	all     bool      // no ports given: every port and protocol
-	numeric PortSet   // numeric ports and ranges
+	all     bool    // no ports given: every port and protocol
+	numeric PortSet // numeric ports and ranges
 	named   []namedPort
 }
 

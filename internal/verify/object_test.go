@@ -216,7 +216,7 @@ func TestAbsent(t *testing.T) {
 	wantStatus(t, r, Pass)
 
 	np := netpol("n287", "np", "x")
-	np.SetCreationTimestamp(metav1.NewTime(time.Now().Add(-15*time.Minute)))
+	np.SetCreationTimestamp(metav1.NewTime(time.Now().Add(-15 * time.Minute)))
 	env, _ = testEnv(np)
 	r = quick(t, env, Spec{Absent: &AbsentSpec{Ref: npRef}})
 	wantStatus(t, r, Fail)

@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
+
+	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/cluster"
+	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/verify"
+	"github.com/seclab/seclab/labs"
+)
+
+// fakeClusters is a cluster layer with one running cluster and no docker.
+type fakeClusters struct {
+	running map[string]bool
+	deleted []string
+}
+
+func (f *fakeClusters) Find(context.Context, string) (cluster.Info, bool, error) {
+	return cluster.Info{}, false, nil
+}
+func (f *fakeClusters) Create(_ context.Context, p cluster.Profile, _ string) (cluster.Info, error) {
+	f.running[p.ClusterName()] = true
+	return cluster.Info{Name: p.ClusterName(), Profile: p.Name}, nil
+}
+func (f *fakeClusters) Get(_ context.Context, name string) (cluster.Info, error) {
+	if !f.running[name] {
+		return cluster.Info{}, errors.New("cluster " + name + " is gone")
+	}
+	return cluster.Info{Name: name}, nil
+}
+func (f *fakeClusters) List(context.Context) ([]cluster.Info, error) {
+	var out []cluster.Info
+	for n := range f.running {
+		out = append(out, cluster.Info{Name: n})
+	}
+	return out, nil
+}
+func (f *fakeClusters) Delete(_ context.Context, name string) error {
+	delete(f.running, name)
+	f.deleted = append(f.deleted, name)
+	return nil
+}
+func (f *fakeClusters) LoadImages(context.Context, string, []string) ([]cluster.LoadResult, error) {
+	return nil, nil
+}
+func (f *fakeClusters) ExportKubeConfig(string) error           { return nil }
+func (f *fakeClusters) RESTConfig(string) (*rest.Config, error) { return &rest.Config{}, nil }
+func (f *fakeClusters) NodeRunner(string) verify.NodeRunner     { return nil }
+
+// newTestEngine has the secrets lab active on a fake cluster backed by a
+// fake clientset.
+func newTestEngine(t *testing.T) (*Engine, *fake.Clientset, *fakeClusters) {
+	t.Helper()
+	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := fake.NewSimpleClientset()
+	fc := &fakeClusters{running: map[string]bool{"seclab-default": true}}
+	e := &Engine{
+		Catalog: cat, Clusters: fc, Store: store,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		NewEnv: func(*rest.Config) (*verify.Env, error) {
+			return &verify.Env{Client: client, Interval: 10 * time.Millisecond}, nil
+		},
+	}
+	err = store.Update(func(s *state.State) error {
+		s.StartLab("secrets", "seclab-default", "kind-seclab-default", time.Now())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, client, fc
+}
+
+func secret(name string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	return s
+}
+
+func TestCheckRecordsProgressAndAdvances(t *testing.T) {
+	e, client, _ := newTestEngine(t)
+	ctx := context.Background()
+	opts := CheckOptions{Timeout: 50 * time.Millisecond}
+
+	reports, err := e.Check(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reports[0].Step != 1 || reports[0].Passed {
+		t.Fatalf("fresh lab: step %d passed=%v", reports[0].Step, reports[0].Passed)
+	}
+	if f := reports[0].Results[0].Found; !strings.Contains(f, "not found") {
+		t.Errorf("missing secret reported as %q", f)
+	}
+
+	_, _ = client.CoreV1().Secrets("default").Create(ctx, secret("my-secret-from-file", map[string]string{"mysecret": "mysupersecretpassword\n"}), metav1.CreateOptions{})
+	reports, err = e.Check(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reports[0].Passed {
+		t.Fatalf("step 1 with the right secret failed: %+v", reports[0].Results)
+	}
+	act, _ := e.Current()
+	if got := act.Progress.NextStep(act.Lab.NumSteps()); got != 2 {
+		t.Errorf("after passing step 1, next step = %d, want 2", got)
+	}
+
+	// Breaking step 1 later forgets its pass when it is checked again.
+	_ = client.CoreV1().Secrets("default").Delete(ctx, "my-secret-from-file", metav1.DeleteOptions{})
+	if _, err := e.Check(ctx, CheckOptions{Step: 1, Timeout: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	act, _ = e.Current()
+	if _, ok := act.Progress.Passed[1]; ok {
+		t.Errorf("step 1 still recorded as passed after it failed")
+	}
+}
+
+func TestAnswerStepUsesStoredAnswer(t *testing.T) {
+	e, client, _ := newTestEngine(t)
+	ctx := context.Background()
+	_, _ = client.CoreV1().Secrets("default").Create(ctx, secret("my-secret-from-env", map[string]string{"password": "mysupersecretpassword"}), metav1.CreateOptions{})
+	opts := CheckOptions{Step: 4, Timeout: 50 * time.Millisecond}
+
+	if _, err := e.Answer(4, "bXlzdXBlcnNlY3JldHBhc3N3b3Jk"); err != nil {
+		t.Fatal(err)
+	}
+	reports, _ := e.Check(ctx, opts)
+	if reports[0].Passed {
+		t.Fatal("base64 text accepted as the decoded password")
+	}
+	if _, err := e.Answer(4, "mysupersecretpassword"); err != nil {
+		t.Fatal(err)
+	}
+	reports, _ = e.Check(ctx, opts)
+	if !reports[0].Passed {
+		t.Fatalf("right answer rejected: %+v", reports[0].Results)
+	}
+}
+
+func TestStepOutOfRange(t *testing.T) {
+	e, _, _ := newTestEngine(t)
+	_, err := e.Check(context.Background(), CheckOptions{Step: 9})
+	var sr *StepRangeError
+	if !errors.As(err, &sr) || !strings.Contains(err.Error(), "steps 1-4, not 9") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestCheckOnVanishedCluster(t *testing.T) {
+	e, _, fc := newTestEngine(t)
+	delete(fc.running, "seclab-default")
+	_, err := e.Check(context.Background(), CheckOptions{})
+	if err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("want a 'gone' error, got %v", err)
+	}
+}
+
+func TestDownForgetsProgressOnThatCluster(t *testing.T) {
+	e, _, fc := newTestEngine(t)
+	names, err := e.Down(context.Background(), false)
+	if err != nil || len(names) != 1 || names[0] != "seclab-default" || fc.running["seclab-default"] {
+		t.Fatalf("down: %v %v", names, err)
+	}
+	if _, err := e.Current(); !errors.Is(err, ErrNoLab) {
+		t.Errorf("after down the lab is still active: %v", err)
+	}
+}
+
+func TestNoLab(t *testing.T) {
+	e, _, _ := newTestEngine(t)
+	_ = e.Store.Update(func(s *state.State) error { s.Current = ""; return nil })
+	if _, err := e.Check(context.Background(), CheckOptions{}); !errors.Is(err, ErrNoLab) {
+		t.Errorf("got %v", err)
+	}
+}
