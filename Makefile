@@ -7,7 +7,7 @@ BIN := bin/seclab
 LAB ?= netpol
 export SECLAB_CACHE ?= /var/cache/seclab
 
-.PHONY: all build test unit e2e vet docker images lab airgap-selftest netpol-conformance clean
+.PHONY: all build test unit e2e vet docker images lab airgap-selftest netpol-conformance clean bench
 
 all: build
 
@@ -52,3 +52,7 @@ netpol-conformance:
 
 clean:
 	rm -rf bin e2e.out
+
+# seclab start (cold and warm) against plain kind create, in one run.
+bench: images
+	$(GO) test -tags e2e -run '^$$' -bench StartVsKindCreate -benchtime 1x -timeout 30m ./e2e/
