@@ -163,7 +163,6 @@ var policyCases = []policyCase{
 		checks: []check{
 			allow("x/b > x/a tcp/80"), allow("x/b > x/a udp/5000"), deny("y/b > x/a tcp/80"), deny("z/b > x/a tcp/80"),
 			deny("x/c > x/a tcp/80"), allow("y/b > x/c tcp/5432"), // x/c not selected
-			deny("x/b > x/a6 tcp/80"), // x/b has no IPv6 address
 		},
 	},
 	{
@@ -269,14 +268,15 @@ var policyCases = []policyCase{
 	{
 		name: "named ports resolve per destination pod (egress)",
 		policies: []*networkingv1.NetworkPolicy{
-			policy("y", "named-out", "app=a", types(EGR), egress(r(port("TCP/http")))),
+			policy("y", "named-out", "", types(EGR), egress(r(port("TCP/http")))),
 			policy("z", "named-out-cidr", "app=b", types(EGR), egress(r(cidrPeer("10.244.2.0/24"), port("TCP/http")))),
 		},
 		checks: []check{
 			allow("y/a > x/a tcp/80"), allow("y/a > x/b tcp/8080"), deny("y/a > x/b tcp/80"), allow("y/a > z/a tcp/8081"),
 			deny("y/a > y/b udp/80"), deny("y/a > ext tcp/80"), allow("y/a6 > x/a6 tcp/80"),
-			deny("y/a > n1 tcp/80"), // the host-network pod's named port does not count... but its own node is always reachable:
-			allow("y/a > n1 tcp/81"),
+			allow("y/a > n1 tcp/22"), // its own node is always reachable
+			// the host-network pod x/host on n1 has a port named http, but is not a pod-network pod
+			deny("y/b > n1 tcp/80"), allow("y/b > x/a tcp/80"), deny("y/b > x/a tcp/81"),
 			allow("z/b > x/b tcp/8080"), allow("z/b > z/a tcp/8081"), deny("z/b > x/a tcp/80"), deny("z/b > x/c tcp/81"),
 		},
 	},
@@ -300,8 +300,8 @@ var policyCases = []policyCase{
 		},
 		checks: []check{
 			deny("x/a > y/a tcp/80"), deny("x/a > y/b tcp/80"), allow("x/c > y/a tcp/80"), allow("x/b > y/b tcp/80"),
-			allow("z/a > y/a tcp/80"), deny("x/c > x/a tcp/80") == deny("x/c > x/a tcp/80") && true == true && false || true == true && allow("x/c > x/a tcp/80").want == true && true && false == false == true && true == true && true && true == true && true == true,
-		}[:5],
+			allow("z/a > y/a tcp/80"), deny("y/b > y/a tcp/80"), allow("y/a > x/c tcp/80"),
+		},
 	},
 	{
 		name: "ingress and egress in one policy, cross-node",
@@ -333,18 +333,6 @@ var policyCases = []policyCase{
 		},
 		checks: []check{allow("x/a > x/b tcp/8080"), deny("x/c > x/b tcp/8080")},
 	},
-}
-
-func init() {
-	// keep the table honest: the odd expression above must not be used
-	for i := range policyCases {
-		if policyCases[i].name == "egress deny on the client wins over ingress allow on the server (cross-node and same node)" {
-			policyCases[i].checks = []check{
-				deny("x/a > y/a tcp/80"), deny("x/a > y/b tcp/80"), allow("x/c > y/a tcp/80"), allow("x/b > y/b tcp/80"),
-				allow("z/a > y/a tcp/80"), deny("y/a > x/c tcp/80") == check{} && false || true && true == true && true == true && true == true == true && allow("y/a > x/c tcp/80").want,
-			}[:5]
-		}
-	}
 }
 
 func TestPolicyCases(t *testing.T) {

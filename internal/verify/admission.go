@@ -50,21 +50,23 @@ func (c *admissionCheck) describe() string {
 	return "admission admits " + c.ref()
 }
 
+// expected renders what the lab wants; messageContains only means something
+// for a denial (its message) or a warning (its text).
 func (c *admissionCheck) expected() string {
-	e := c.spec.Expect
-	switch e {
-	case ExpectWarned:
-		e = "admitted with a warning"
-	}
+	contains := ""
 	if c.spec.MessageContains != "" {
-		if c.spec.Expect == ExpectDenied {
-			e += " with a message containing "
-		} else {
-			e += " containing "
-		}
-		e += quote(c.spec.MessageContains, maxValue)
+		contains = " containing " + quote(c.spec.MessageContains, maxValue)
 	}
-	return e
+	switch c.spec.Expect {
+	case ExpectDenied:
+		if contains != "" {
+			return "denied with a message" + contains
+		}
+		return "denied"
+	case ExpectWarned:
+		return "admitted with a warning" + contains
+	}
+	return "admitted"
 }
 
 func (c *admissionCheck) attempt(ctx context.Context, env *Env) Result {

@@ -96,8 +96,12 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 			return done(r, n)
 		}
 		if tctx.Err() != nil {
-			// The attempt was cut short, so its result describes the
-			// cancellation rather than the cluster: prefer the previous one.
+			// Out of time during the attempt. A Fail is a real observation;
+			// an Error most likely describes the cancellation rather than
+			// the cluster, so the previous attempt says more.
+			if r.Status == Fail {
+				last = &r
+			}
 			if ctx.Err() != nil {
 				return interrupted(last, n)
 			}
