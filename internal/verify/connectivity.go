@@ -44,7 +44,9 @@ func (c *connectivityCheck) cleanup(env *Env) { c.from.cleanup(env) }
 // pod has it, else wget (busybox or GNU). wget runs without -q because GNU
 // wget's -q hides the very error text that tells DNS failure from a blocked
 // connection; busybox and GNU wget both print response headers with -S, so
-// any HTTP status (404 included) is found there. $1 is the URL.
+// any HTTP status (404 included) is found there. The deadline comes from
+// timeout(1) (GNU exits 124, busybox 143), not wget -T: Debian's static
+// busybox wget crashes with -T. $1 is the URL.
 const probeScript = `u="$1"
 if command -v curl >/dev/null 2>&1; then
   c=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 -m 4 "$u"); r=$?
@@ -57,10 +59,12 @@ if command -v curl >/dev/null 2>&1; then
     *) echo "SECLAB other curl exit code $r" ;;
   esac
 elif command -v wget >/dev/null 2>&1; then
-  o=$(wget -S -t 1 -T 3 -O /dev/null "$u" 2>&1); r=$?
+  o=$(timeout 3 wget -S -t 1 -O /dev/null "$u" 2>&1); r=$?
   c=$(printf '%s\n' "$o" | sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | tail -n 1)
   if [ -n "$c" ]; then
     echo "SECLAB http $c"
+  elif [ $r -eq 124 ] || [ $r -eq 143 ]; then
+    echo "SECLAB timeout 3"
   else
     case $o in
       *"bad address"*|*"resolve host"*|*"Name or service not known"*|*"name resolution"*|*"Name does not resolve"*) echo "SECLAB dns" ;;

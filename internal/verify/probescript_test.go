@@ -20,7 +20,7 @@ import (
 func toolbox(t *testing.T, real []string, fakes map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, tool := range append([]string{"sed", "tail", "tr", "cut"}, real...) {
+	for _, tool := range append([]string{"sed", "tail", "tr", "cut", "timeout", "sleep"}, real...) {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			t.Skipf("%s not installed", tool)
@@ -105,6 +105,7 @@ func TestProbeScriptStandIns(t *testing.T) {
 		{"curl prefers curl", map[string]string{"curl": "printf 204", "wget": "exit 99"}, "SECLAB http 204"},
 		{"busybox dns", map[string]string{"wget": `echo "wget: bad address 'nginx2.n287.svc.cluster.local'" >&2; exit 1`}, "SECLAB dns"},
 		{"busybox timeout", map[string]string{"wget": `echo "Connecting to nginx2 (10.96.0.10:80)" >&2; echo "wget: download timed out" >&2; exit 1`}, "SECLAB timeout 3"},
+		{"wget hangs until timeout(1) kills it", map[string]string{"wget": `sleep 10`}, "SECLAB timeout 3"},
 		{"busybox refused", map[string]string{"wget": `echo "wget: can't connect to remote host (10.96.0.10): Connection refused" >&2; exit 1`}, "SECLAB refused"},
 		{"busybox unreachable", map[string]string{"wget": `echo "wget: can't connect to remote host (10.96.0.10): Host is unreachable" >&2; exit 1`}, "SECLAB unreachable"},
 		{"busybox http error", map[string]string{"wget": `echo "  HTTP/1.1 403 Forbidden" >&2; echo "wget: server returned error: HTTP/1.1 403 Forbidden" >&2; exit 1`}, "SECLAB http 403"},
