@@ -125,7 +125,7 @@ var policyCases = []policyCase{
 			deny("y/a > x/a tcp/80"), deny("x/b > x/a tcp/80"), deny("x/a > x/c tcp/81"), deny("y/b > x/b udp/80"),
 			deny("ext > x/a tcp/80"), deny("n2 > x/a tcp/80"), deny("y/a > x/a icmp/0"), deny("y/a6 > x/a6 tcp/80"),
 			allow("x/a > y/a tcp/80"), allow("x/a > ext tcp/443"), allow("y/a > y/b tcp/80"), // egress unaffected, y unaffected
-			allow("x/a > x/a tcp/80"),                     // a pod can always reach itself
+			allow("x/a > x/a tcp/80"),                            // a pod can always reach itself
 			allow("n1 > x/a tcp/80"), allow("n2 > x/b tcp/8080"), // from the pod's own node (kubelet probes)
 		},
 	},

@@ -162,7 +162,7 @@ build_coredns() {
   "$DEST/coredns" -version
 }
 
-CNI_PLUGINS=(main/bridge main/ptp main/loopback main/veth ipam/host-local ipam/static meta/portmap
+CNI_PLUGINS=(main/bridge main/ptp main/loopback ipam/host-local ipam/static meta/portmap
   meta/bandwidth meta/firewall meta/tuning)
 build_cni() {
   local w=$CACHE/src/cni m=github.com/containernetworking/plugins
