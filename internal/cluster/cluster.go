@@ -6,7 +6,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"regexp"
 	"sort"
-	"strings"
 	"time"
 
 	dockerclient "github.com/docker/docker/client"
@@ -92,19 +90,19 @@ func dockerClient() (*dockerclient.Client, error) {
 // ContextName is the kubeconfig context kind writes for a cluster.
 func ContextName(cluster string) string { return "kind-" + cluster }
 
-// List returns seclab's clusters (others on the machine are not listed).
+// List returns seclab's clusters, running or not (others on the machine
+// are not listed).
 func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	if err := m.Ping(ctx); err != nil {
 		return nil, err
 	}
-	names, err := m.provider.List()
+	all, err := kindNodes(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing kind clusters: %w", err)
+		return nil, err
 	}
 	var out []Info
-	for _, name := range names {
-		info, ok := m.inspect(name)
-		if ok {
+	for name, nodes := range all {
+		if info, ok := inspect(ctx, name, nodes); ok {
 			out = append(out, info)
 		}
 	}
@@ -114,38 +112,37 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 
 var profileInConfig = regexp.MustCompile(regexp.QuoteMeta(ProfileLabel) + `=([a-z0-9-]+)`)
 
-// inspect reports whether cluster name is seclab's, and what it is. A
-// cluster is seclab's only if its name has our prefix AND its nodes carry
-// our profile label: a foreign cluster that merely shares the prefix is
-// never touched.
-func (m *Manager) inspect(name string) (Info, bool) {
-	if !strings.HasPrefix(name, NamePrefix) {
+// inspect reports whether a kind cluster is seclab's, and what it is.
+func inspect(ctx context.Context, name string, nodes []nodeContainer) (Info, bool) {
+	profile := ownedProfile(ctx, name, nodes)
+	if profile == "" {
 		return Info{}, false
 	}
-	all, err := m.provider.ListNodes(name)
-	if err != nil || len(all) == 0 {
-		return Info{}, false
+	info := Info{Name: name, Profile: profile, Context: ContextName(name), Nodes: len(nodes), Running: true}
+	for _, n := range nodes {
+		if !n.Running {
+			info.Running = false
+		}
 	}
-	info := Info{Name: name, Context: ContextName(name), Nodes: len(all), Running: true}
-	for _, n := range all {
-		role, _ := n.Role()
-		if role != "control-plane" {
-			continue
-		}
-		var out bytes.Buffer
-		if err := n.Command("cat", "/kind/kubeadm.conf").SetStdout(&out).Run(); err != nil {
-			// A stopped node cannot be read; the ownership test fails
-			// closed and the cluster is left alone.
-			return Info{}, false
-		}
-		match := profileInConfig.FindStringSubmatch(out.String())
-		if match == nil {
-			return Info{}, false
-		}
-		info.Profile = match[1]
-		return info, true
+	return info, true
+}
+
+// lookup returns the seclab cluster called name; exists tells whether any
+// kind cluster has that name (seclab's or not).
+func (m *Manager) lookup(ctx context.Context, name string) (info Info, owned, exists bool, err error) {
+	if err := m.Ping(ctx); err != nil {
+		return Info{}, false, false, err
 	}
-	return Info{}, false
+	all, err := kindNodes(ctx)
+	if err != nil {
+		return Info{}, false, false, err
+	}
+	nodes, exists := all[name]
+	if !exists {
+		return Info{}, false, false, nil
+	}
+	info, owned = inspect(ctx, name, nodes)
+	return info, owned, true, nil
 }
 
 // Find returns a running seclab cluster that serves profile want, if any.
@@ -161,6 +158,9 @@ func (m *Manager) Find(ctx context.Context, want string) (Info, bool, error) {
 			if err != nil {
 				continue
 			}
+			if !c.Running {
+				continue // stopped (e.g. docker restarted): Create replaces it
+			}
 			if (exact && p.Name == want) || (!exact && p.Serves(want)) {
 				return c, true, nil
 			}
@@ -169,14 +169,17 @@ func (m *Manager) Find(ctx context.Context, want string) (Info, bool, error) {
 	return Info{}, false, nil
 }
 
-// Get returns the seclab cluster called name.
+// Get returns the running seclab cluster called name.
 func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
-	if err := m.Ping(ctx); err != nil {
+	info, owned, _, err := m.lookup(ctx, name)
+	if err != nil {
 		return Info{}, err
 	}
-	info, ok := m.inspect(name)
-	if !ok {
-		return Info{}, fmt.Errorf("cluster %s is gone (deleted or stopped); run: seclab start <lab> to create it again", name)
+	if !owned {
+		return Info{}, fmt.Errorf("cluster %s is gone; run: seclab start <lab> to create it again", name)
+	}
+	if !info.Running {
+		return Info{}, fmt.Errorf("cluster %s is stopped (docker restarted?); run: seclab start <lab> to recreate it", name)
 	}
 	return info, nil
 }
@@ -191,9 +194,23 @@ func (m *Manager) Create(ctx context.Context, p Profile, nodeImage string) (Info
 		return Info{}, err
 	}
 	name := p.ClusterName()
+	old, owned, exists, err := m.lookup(ctx, name)
+	switch {
+	case err != nil:
+		return Info{}, err
+	case exists && !owned:
+		return Info{}, fmt.Errorf("a kind cluster named %s exists but was not created by seclab; delete or rename it", name)
+	case exists:
+		// Ours but not usable (stopped nodes after a docker restart): a
+		// kind cluster does not survive that, so replace it.
+		m.log.Info("replacing stopped cluster", "name", name, "running", old.Running)
+		if err := m.provider.Delete(name, m.KubeconfigPath); err != nil {
+			return Info{}, fmt.Errorf("deleting stopped cluster %s: %w", name, err)
+		}
+	}
 	m.log.Info("creating cluster", "name", name, "profile", p.Name, "image", nodeImage)
 	start := time.Now()
-	err := m.provider.Create(name,
+	err = m.provider.Create(name,
 		kindcluster.CreateWithV1Alpha4Config(p.kindConfig()),
 		kindcluster.CreateWithNodeImage(nodeImage),
 		kindcluster.CreateWithWaitForReady(3*time.Minute),
@@ -227,20 +244,17 @@ func (m *Manager) ExportKubeConfig(name string) error {
 	return m.provider.ExportKubeConfig(name, m.KubeconfigPath, false)
 }
 
-// Delete removes a seclab cluster; anything else is refused.
+// Delete removes a seclab cluster, running or stopped; anything else is
+// refused.
 func (m *Manager) Delete(ctx context.Context, name string) error {
-	if err := m.Ping(ctx); err != nil {
+	_, owned, exists, err := m.lookup(ctx, name)
+	switch {
+	case err != nil:
 		return err
-	}
-	names, err := m.provider.List()
-	if err != nil {
-		return fmt.Errorf("listing kind clusters: %w", err)
-	}
-	if !contains(names, name) {
+	case !exists:
 		m.log.Info("cluster already gone", "name", name)
 		return nil
-	}
-	if _, ok := m.inspect(name); !ok {
+	case !owned:
 		return fmt.Errorf("refusing to delete %s: not a cluster seclab created", name)
 	}
 	m.log.Info("deleting cluster", "name", name)
@@ -286,13 +300,4 @@ func (m *Manager) nodes(name, role string) ([]nodes.Node, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
