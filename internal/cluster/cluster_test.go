@@ -25,8 +25,11 @@ func TestProfilesServe(t *testing.T) {
 	if !np.Serves("netpol") || !np.Serves("default") {
 		t.Error("netpol cluster must serve netpol and default labs")
 	}
-	if def.Serves("netpol") {
-		t.Error("a default cluster must not serve netpol labs (no enforcement guarantee)")
+	if !def.Serves("netpol") || !def.Serves("default") {
+		t.Error("default and netpol clusters share one kind config: each must serve the other")
+	}
+	if np.Serves("pss-cluster") {
+		t.Error("a profile serves only what it lists")
 	}
 	if _, err := GetProfile("nope"); err == nil {
 		t.Error("unknown profile accepted")

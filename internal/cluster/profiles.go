@@ -30,6 +30,9 @@ var profiles = map[string]Profile{
 		Name:        "default",
 		Description: "one control plane and one worker",
 		Workers:     1,
+		// Same kind config as netpol; whether the CNI enforces policy is
+		// proven by the netpol lab's canary, not assumed from the profile.
+		Covers: []string{"netpol"},
 	},
 	"netpol": {
 		Name:        "netpol",

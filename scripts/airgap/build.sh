@@ -175,14 +175,21 @@ build_cni() {
 }
 
 # crictl: the module proxy serves sigs.k8s.io/cri-tools, but the checksum database does not know
-# it, so that one module is fetched without the sum.golang.org check (GONOSUMDB). Optional: on
+# it, so that one module is fetched without the sum.golang.org check (GONOSUMDB); its k8s.io
+# requirements (release candidates the database does not know either) are replaced by the
+# released $K8S_STAGING. Optional: on
 # failure the node simply has no crictl.
 build_crictl() {
   local w=$CACHE/src/crictl
   scratch_module "$w" seclab-airgap-crictl sigs.k8s.io/cri-tools/cmd/crictl
   cd "$w"
   export GONOSUMDB=sigs.k8s.io/cri-tools
-  GOTOOLCHAIN=local go get "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION"
+  # it requires k8s.io/* v0.34.0-rc.2, unknown to the checksum database: use the released ones
+  local rc m
+  rc=$(GOTOOLCHAIN=local go mod download -json "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" | jq -r .GoMod)
+  { echo "require sigs.k8s.io/cri-tools $CRI_TOOLS_VERSION"; echo "replace ("
+    for m in $(awk '$1 ~ /^k8s\.io\// && $2 ~ /-rc\./ {print $1}' "$rc"); do echo "	$m => $m $K8S_STAGING"; done
+    echo ")"; } >> go.mod
   GOTOOLCHAIN=local go mod tidy
   gobuild -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" \
     -o "$DEST/crictl" sigs.k8s.io/cri-tools/cmd/crictl
