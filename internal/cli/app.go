@@ -122,6 +122,16 @@ func deps(c *cli.Context) (*engine.Engine, error) {
 	return &engine.Engine{Catalog: cat, Clusters: cluster.New(log), Store: store, Log: log}, nil
 }
 
+// dataDeps is the prologue of commands with -o: output format, then engine.
+func dataDeps(c *cli.Context) (*engine.Engine, bool, error) {
+	asJSON, err := wantJSON(c)
+	if err != nil {
+		return nil, false, err
+	}
+	e, err := deps(c)
+	return e, asJSON, err
+}
+
 func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
 	opts := catalog.ValidateOptions{Profiles: cluster.Profiles()}
 	if dir := c.String("labs-dir"); dir != "" {

@@ -21,15 +21,11 @@ func checkCmd() *cli.Command {
 			&cli.BoolFlag{Name: "all", Usage: "check every step of the lab"},
 		},
 		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
 			step, err := stepArg(c)
 			if err != nil {
 				return err
 			}
-			e, err := deps(c)
+			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err
 			}

@@ -27,11 +27,7 @@ func doctorCmd() *cli.Command {
 		Usage: "check this machine: docker, node and lab images, kubectl, kernel features",
 		Flags: []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			e, err := deps(c)
+			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err
 			}

@@ -27,11 +27,7 @@ func listCmd() *cli.Command {
 		Usage: "list the labs and your progress",
 		Flags: []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			e, err := deps(c)
+			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err
 			}

@@ -33,11 +33,7 @@ func statusCmd() *cli.Command {
 		Usage: "show the active lab, its cluster and which steps passed",
 		Flags: []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			e, err := deps(c)
+			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err
 			}

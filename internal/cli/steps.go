@@ -25,6 +25,20 @@ func stepArg(c *cli.Context) (int, error) {
 	return 0, usageErr(fmt.Errorf("too many arguments: %s", strings.Join(c.Args().Slice(), " ")))
 }
 
+// stepDeps is the prologue of commands about one step of the active lab.
+func stepDeps(c *cli.Context) (*engine.Engine, engine.Active, int, error) {
+	n, err := stepArg(c)
+	if err != nil {
+		return nil, engine.Active{}, 0, err
+	}
+	e, err := deps(c)
+	if err != nil {
+		return nil, engine.Active{}, 0, err
+	}
+	act, n, err := currentStep(e, n)
+	return e, act, n, err
+}
+
 // currentStep resolves STEP against the active lab: the given one, or the
 // step the learner is on.
 func currentStep(e *engine.Engine, n int) (engine.Active, int, error) {
@@ -51,15 +65,7 @@ func hintCmd() *cli.Command {
 		Usage:     "show hints for a step (default: the step you are on)",
 		ArgsUsage: "[STEP]",
 		Action: func(c *cli.Context) error {
-			n, err := stepArg(c)
-			if err != nil {
-				return err
-			}
-			e, err := deps(c)
-			if err != nil {
-				return err
-			}
-			act, n, err := currentStep(e, n)
+			_, act, n, err := stepDeps(c)
 			if err != nil {
 				return err
 			}
@@ -87,15 +93,7 @@ func solutionCmd() *cli.Command {
 			&cli.BoolFlag{Name: "apply", Usage: "also apply it to the cluster (then run seclab check)"},
 		},
 		Action: func(c *cli.Context) error {
-			n, err := stepArg(c)
-			if err != nil {
-				return err
-			}
-			e, err := deps(c)
-			if err != nil {
-				return err
-			}
-			act, n, err := currentStep(e, n)
+			e, act, n, err := stepDeps(c)
 			if err != nil {
 				return err
 			}
