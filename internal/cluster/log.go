@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
@@ -25,6 +26,11 @@ type kindInfo struct {
 }
 
 func (i kindInfo) Info(msg string) {
+	// kind's status lines carry their own padding and blank lines.
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return
+	}
 	if i.debug {
 		i.log.Debug(msg)
 	} else {

@@ -47,21 +47,24 @@ export GOFLAGS=-modcacherw
 # ---------------------------------------------------------------------------------------------
 # step machinery
 # ---------------------------------------------------------------------------------------------
-# run_fn NAME FN: run a build function in a subshell (errexit on), output to $LOGS/NAME.log.
-# On failure: name the step, show the log's tail and stop the build (or, with OPTIONAL=1, warn).
+# run_fn NAME FN: run a build function in a subshell with errexit, output to $LOGS/NAME.log.
+# On failure: name the step, show the log's tail and stop the build (with OPTIONAL=1: warn, and
+# return 1). Never call it (or the *_step functions) in a condition (`if`, `||`): bash would
+# switch errexit off inside FN.
 run_fn() {
   local name=$1 fn=$2 log=$LOGS/$1.log rc=0 t0=$SECONDS
   set +e
-  ( set -e; trap - ERR; "$fn" ) >"$log" 2>&1
+  ( set -e; "$fn" ) >"$log" 2>&1
   rc=$?
   set -e
   if [ "$rc" -ne 0 ]; then
     echo "ERROR: step '$name' failed (exit $rc); last lines of $log:" >&2
     tail -n 25 "$log" >&2 || true
-    [ "${OPTIONAL:-0}" = 1 ] && { warn "optional step '$name' skipped"; return 1; }
+    [ "${OPTIONAL:-0}" = 1 ] && { warn "optional step '$name' skipped"; STEP_OK=0; return 0; }
     echo "ERROR: build failed in step '$name' (full log: $log)" >&2
     exit "$rc"
   fi
+  STEP_OK=1
   say "    done in $((SECONDS - t0)) s"
 }
 
@@ -84,8 +87,8 @@ file_step() {
   fi
   say "$what"
   rm -f "$STAMPS/$name"; rm -rf "$DEST"; mkdir -p "$DEST"
-  run_fn "$name" "$fn" || { rm -rf "$DEST"; return 0; }
-  echo "$h" > "$STAMPS/$name"
+  run_fn "$name" "$fn"
+  if [ "$STEP_OK" = 1 ]; then echo "$h" > "$STAMPS/$name"; else rm -rf "$DEST"; fi
 }
 
 # image_step IMAGE NAME "what" FN [INPUT...]: FN creates docker image IMAGE carrying label
@@ -100,8 +103,8 @@ image_step() {
   fi
   say "$what"
   rm -f "$STAMPS/$name"
-  run_fn "$name" "$fn" || return 0
-  echo "$HASH" > "$STAMPS/$name"
+  run_fn "$name" "$fn"
+  [ "$STEP_OK" = 0 ] || echo "$HASH" > "$STAMPS/$name"
 }
 stamp() { cat "$STAMPS/$1" 2>/dev/null || echo none; }
 
@@ -331,7 +334,6 @@ lab_images() {
     ln -sf /dev/stdout /var/log/nginx/access.log
     ln -sf /dev/stderr /var/log/nginx/error.log' '
 EXPOSE 80
-STOPSIGNAL SIGQUIT
 CMD ["nginx", "-g", "daemon off;"]'
   # busybox: the static binary and its applet links only, like the upstream image
   debian_image "$BUSYBOX_IMAGE" "busybox-static" "" '
@@ -372,7 +374,7 @@ build_node_rootfs_image() { docker import "${LABEL[@]}" "$OUT/rootfs-node/rootfs
 
 # build_container IMAGE: a privileged, sleeping container to assemble a node in (removed on exit).
 build_container() {
-  BUILD_CID=$(docker run -d --privileged --entrypoint sleep --label seclab.airgap.build=1 "$1" infinity)
+  BUILD_CID=$(docker run -d --init --privileged --entrypoint sleep --label seclab.airgap.build=1 "$1" infinity)
   trap 'docker rm -f "$BUILD_CID" >/dev/null 2>&1 || true' EXIT
 }
 # import_into_node IMAGE...: `docker save` the images into the build container's containerd
@@ -389,11 +391,17 @@ import_into_node() {
   docker exec "$BUILD_CID" sh -c 'pid=$(cat /tmp/containerd.pid); kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
     rm -rf /tmp/containerd.* /run/containerd /var/lib/containerd/tmpmounts/*'
 }
-commit_node() { # IMAGE
-  docker commit "${LABEL[@]}" \
+# commit_node IMAGE: the build container becomes a node image. `docker commit --change` (Docker
+# 20.10) cannot set STOPSIGNAL, so a metadata-only legacy build on top sets it and the label.
+commit_node() {
+  local tmp=seclab/kind-node-commit:tmp
+  docker commit \
     --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change 'CMD []' \
-    --change 'ENV container=docker' --change "$ENV_PATH" --change 'STOPSIGNAL SIGRTMIN+3' \
-    "$BUILD_CID" "$1"
+    --change 'ENV container=docker' --change "$ENV_PATH" "$BUILD_CID" "$tmp"
+  local l labels=""
+  for l in "${LABEL[@]}"; do [ "$l" = --change ] || labels+="$l"$'\n'; done
+  printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n%s' "$tmp" "$labels" | DOCKER_BUILDKIT=0 docker build -q -t "$1" -
+  docker rmi "$tmp" >/dev/null
 }
 
 build_node_base() {

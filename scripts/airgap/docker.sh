@@ -8,6 +8,11 @@ set -euo pipefail
 RUNTIME=seclab-runc
 LOG=$CACHE/log/dockerd.log
 
+# keep the installed wrapper current (a running dockerd calls it by path)
+if [ -f "$CACHE/bin/$RUNTIME" ] && ! cmp -s "$AIRGAP_DIR/runc-capwrap" "$CACHE/bin/$RUNTIME"; then
+  install -m 0755 "$AIRGAP_DIR/runc-capwrap" "$CACHE/bin/$RUNTIME"
+fi
+
 if timeout 20 docker info >/dev/null 2>&1; then
   rt=$(docker info --format '{{.DefaultRuntime}}' 2>/dev/null || true)
   if [ "$rt" != "$RUNTIME" ]; then
