@@ -193,7 +193,7 @@ func (c *connectivityCheck) target(ctx context.Context, env *Env) (url, host str
 	name := to.Namespace + "/" + to.Service
 	svc, err := env.Client.CoreV1().Services(to.Namespace).Get(ctx, to.Service, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		r := errorf("service %s not found%s", name, namespaceHint(ctx, env, to.Namespace))
+		r := final(errorf("service %s not found%s", name, namespaceHint(ctx, env, to.Namespace)))
 		return "", "", &r
 	}
 	if err != nil {
@@ -207,7 +207,7 @@ func (c *connectivityCheck) target(ctx context.Context, env *Env) (url, host str
 		ports = append(ports, strconv.Itoa(int(p.Port)))
 	}
 	if !hasPort {
-		r := errorf("service %s has no port %d (its ports: %s)", name, to.Port, strings.Join(ports, ", "))
+		r := final(errorf("service %s has no port %d (its ports: %s)", name, to.Port, strings.Join(ports, ", ")))
 		return "", "", &r
 	}
 	if svc.Spec.Type != corev1.ServiceTypeExternalName {
@@ -217,7 +217,11 @@ func (c *connectivityCheck) target(ctx context.Context, env *Env) (url, host str
 			return "", "", &r
 		}
 		if ready == 0 {
-			r := errorf("service %s has no ready endpoints%s", name, c.whyNoEndpoints(ctx, env, svc))
+			why, stuck := c.whyNoEndpoints(ctx, env, svc)
+			r := errorf("service %s has no ready endpoints%s", name, why)
+			if stuck {
+				r = final(r)
+			}
 			return "", "", &r
 		}
 	}
@@ -245,18 +249,19 @@ func readyEndpoints(ctx context.Context, env *Env, svc *corev1.Service) (int, er
 }
 
 // whyNoEndpoints looks behind an empty service: usually its selector
-// matches no pod, or the pods it matches are not Ready.
-func (c *connectivityCheck) whyNoEndpoints(ctx context.Context, env *Env, svc *corev1.Service) string {
+// matches no pod, or the pods it matches are not Ready. stuck reports that
+// every pod is stuck in a state that waiting will not fix.
+func (c *connectivityCheck) whyNoEndpoints(ctx context.Context, env *Env, svc *corev1.Service) (why string, stuck bool) {
 	if len(svc.Spec.Selector) == 0 {
-		return " (it has no selector)"
+		return " (it has no selector)", false
 	}
 	sel := labels.Set(svc.Spec.Selector).String()
 	list, err := env.Client.CoreV1().Pods(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return ""
+		return "", false
 	}
 	if len(list.Items) == 0 {
-		return " (its selector " + sel + " matches no pod)"
+		return " (its selector " + sel + " matches no pod)", false
 	}
 	var notReady []corev1.Pod
 	for _, p := range list.Items {
@@ -265,8 +270,8 @@ func (c *connectivityCheck) whyNoEndpoints(ctx context.Context, env *Env, svc *c
 		}
 	}
 	if len(notReady) == 0 {
-		return " (its pods are Ready; the endpoints may still be updating)"
+		return " (its pods are Ready; the endpoints may still be updating)", false
 	}
 	sort.Slice(notReady, func(i, j int) bool { return notReady[i].Name < notReady[j].Name })
-	return ": " + podsProblems(notReady)
+	return ": " + podsProblems(notReady), allStuck(notReady)
 }

@@ -99,6 +99,9 @@ func TestConnectivityNoEndpointsIsErrorNotBlocked(t *testing.T) {
 	if len(ex.Calls()) != 0 {
 		t.Errorf("probe ran %d times against a target that is not up", len(ex.Calls()))
 	}
+	if r.Attempts != 1 {
+		t.Errorf("a pod that cannot pull its image will not recover: want 1 attempt, got %d", r.Attempts)
+	}
 }
 
 func TestConnectivityServiceProblems(t *testing.T) {
@@ -121,6 +124,11 @@ func TestConnectivityServiceProblems(t *testing.T) {
 			if r.Found != tc.want {
 				t.Errorf("found = %q\n want %q", r.Found, tc.want)
 			}
+			// A missing service or port is settled; a selector that
+			// matches nothing yet may still get pods.
+			if final := tc.name != "selector matches nothing"; final != (r.Attempts == 1) {
+				t.Errorf("attempts = %d (settled: %v)", r.Attempts, final)
+			}
 		})
 	}
 }
@@ -140,6 +148,9 @@ func TestConnectivitySourceImagePullBackOff(t *testing.T) {
 		`pod nginx1: container nginx cannot pull image "nginx" (ImagePullBackOff)`,
 		"no registry",
 		"nginx:latest")
+	if r.Attempts != 1 {
+		t.Errorf("want 1 attempt for a stuck source pod, got %d", r.Attempts)
+	}
 }
 
 func TestConnectivityNoSourcePod(t *testing.T) {

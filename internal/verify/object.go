@@ -31,8 +31,10 @@ func (c *objectCheck) attempt(ctx context.Context, env *Env) Result {
 		return *res
 	}
 	if obj == nil {
+		// Final: the API is synchronous, so an object the learner created
+		// is there at once; waiting would only delay the answer.
 		expected := ref.String() + " exists"
-		return failed(expected, "not found"+namespaceHint(ctx, env, ref.Namespace))
+		return final(failed(expected, "not found"+namespaceHint(ctx, env, ref.Namespace)))
 	}
 	diffs := matchObject(c.spec.Match, obj.Object)
 	if len(diffs) == 0 {

@@ -143,6 +143,9 @@ func TestObjectNotFoundIsFail(t *testing.T) {
 	if r.Found != "not found" || r.Expected != "NetworkPolicy n287/np exists" {
 		t.Errorf("expected %q found %q", r.Expected, r.Found)
 	}
+	if r.Attempts != 1 {
+		t.Errorf("a missing object is reported at once, got %d attempts", r.Attempts)
+	}
 
 	env, _ = testEnv() // no namespace either
 	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: npRef}})

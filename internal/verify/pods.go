@@ -67,6 +67,9 @@ func readyPod(ctx context.Context, env *Env, ns, selector string) (*corev1.Pod, 
 		return nil, &r
 	}
 	r := errorf("no Running pod matches %s in %s: %s", selector, ns, podsProblems(pods))
+	if allStuck(pods) {
+		r = final(r)
+	}
 	return nil, &r
 }
 
@@ -99,6 +102,33 @@ func namedPod(ctx context.Context, env *Env, ns, name string) (*corev1.Pod, *Res
 		return nil, &r
 	}
 	return p, nil
+}
+
+// allStuck reports whether every pod waits on something time will not fix
+// (an image that cannot be pulled here, a crash loop), so a check can say
+// so at once instead of polling until its deadline.
+func allStuck(pods []corev1.Pod) bool {
+	if len(pods) == 0 {
+		return false
+	}
+	for i := range pods {
+		if !stuck(&pods[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func stuck(p *corev1.Pod) bool {
+	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil {
+			switch w.Reason {
+			case "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // podProblem explains, from its status, why a pod is not Running and Ready.

@@ -4,7 +4,7 @@
 //	go run ./internal/netagent/e2e/kindcluster create seclab-netagent-a [workers] [image]
 //	go run ./internal/netagent/e2e/kindcluster delete seclab-netagent-a
 //
-// The kubeconfig goes to $TMPDIR/<name>.kubeconfig. Only names starting with
+// KEEP=1 keeps the nodes of a failed create for debugging. The kubeconfig goes to $TMPDIR/<name>.kubeconfig. Only names starting with
 // seclab-netagent- are accepted, so no other cluster is ever touched.
 package main
 
@@ -18,10 +18,14 @@ import (
 
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cmd"
+	"sigs.k8s.io/kind/pkg/exec"
 )
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if re := exec.RunErrorForError(err); re != nil {
+			os.Stderr.Write(re.Output)
+		}
 		fmt.Fprintln(os.Stderr, "kindcluster:", err)
 		os.Exit(1)
 	}
@@ -55,7 +59,8 @@ func run(args []string) error {
 		start := time.Now()
 		err := provider.Create(name, cluster.CreateWithNodeImage(image), cluster.CreateWithRawConfig([]byte(cfg)),
 			cluster.CreateWithWaitForReady(3*time.Minute), cluster.CreateWithKubeconfigPath(kubeconfig),
-			cluster.CreateWithDisplayUsage(false), cluster.CreateWithDisplaySalutation(false))
+			cluster.CreateWithDisplayUsage(false), cluster.CreateWithDisplaySalutation(false),
+			cluster.CreateWithRetain(os.Getenv("KEEP") != ""))
 		if err != nil {
 			return err
 		}
