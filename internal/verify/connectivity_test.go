@@ -349,3 +349,22 @@ func TestParseProbe(t *testing.T) {
 		t.Error("a bare marker is not a result")
 	}
 }
+
+// `kubectl set image deploy/nginx1 nginx=nginx:1.27` after `--image=nginx`
+// keeps imagePullPolicy Always: the tag is right, the policy is what fails.
+func TestConnectivityPinnedImageWithPullAlways(t *testing.T) {
+	pod := pullFailingPod("n287", "nginx1", map[string]string{"app": "nginx1"}, "nginx:1.27", "ErrImagePull")
+	pod.Spec.Containers[0].ImagePullPolicy = corev1.PullAlways
+	env, _ := testEnv(pod,
+		readyPodObj("n287", "nginx2-a", map[string]string{"app": "nginx2"}, "10.244.0.9"),
+		service("n287", "nginx2", 80, map[string]string{"app": "nginx2"}),
+		slice("n287", "nginx2", true),
+	)
+	env.Exec = replies("SECLAB http 200\n")
+	r := quick(t, env, connSpec(ExpectAllowed))
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, `cannot pull image "nginx:1.27"`, "imagePullPolicy is Always", "IfNotPresent")
+	if strings.Contains(r.Found, "use the exact image and tag") {
+		t.Errorf("the tag is right; the message must not blame it: %s", r.Found)
+	}
+}

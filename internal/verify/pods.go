@@ -149,13 +149,15 @@ func podProblem(p *corev1.Pod) string {
 		}
 	}
 	images := map[string]string{}
+	pullAlways := map[string]bool{}
 	for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
 		images[c.Name] = c.Image
+		pullAlways[c.Name] = c.ImagePullPolicy == corev1.PullAlways
 	}
 	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 	for _, cs := range statuses {
 		if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "PodInitializing" && w.Reason != "ContainerCreating" {
-			return containerWaiting(cs.Name, images[cs.Name], w)
+			return containerWaiting(cs.Name, images[cs.Name], pullAlways[cs.Name], w)
 		}
 	}
 	for _, cs := range p.Status.ContainerStatuses {
@@ -175,14 +177,19 @@ func podProblem(p *corev1.Pod) string {
 // containerWaiting explains a waiting container. Image pull failures get the
 // most care: this cluster has no registry, so `--image=nginx` (which means
 // nginx:latest) can never start, and the learner needs to be told that.
-func containerWaiting(name, image string, w *corev1.ContainerStateWaiting) string {
+func containerWaiting(name, image string, pullAlways bool, w *corev1.ContainerStateWaiting) string {
 	switch w.Reason {
 	case "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName":
 		msg := fmt.Sprintf("container %s cannot pull image %q (%s): this cluster has no registry access, only preloaded images can start",
 			name, image, w.Reason)
-		if untagged(image) {
+		switch {
+		case untagged(image):
 			msg += fmt.Sprintf(" — %q means %s:latest; use the exact image and tag the lab gives", image, image)
-		} else {
+		case pullAlways:
+			// kubectl create deploy --image=nginx sets Always, and
+			// kubectl set image keeps it: the tag is right, the policy is not.
+			msg += " — its imagePullPolicy is Always, so even a preloaded image is pulled; set imagePullPolicy: IfNotPresent (or recreate the workload with the pinned tag)"
+		default:
 			msg += " — use the exact image and tag the lab gives"
 		}
 		return msg
