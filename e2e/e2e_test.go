@@ -200,14 +200,19 @@ func TestNetpol(t *testing.T) {
 		if _, _, code := run(t, "reset", "--step", "3"); code != 0 {
 			t.Fatalf("reset --step 3 exit %d", code)
 		}
-		reports, code := checkJSON(t, "--all")
-		if code != 1 {
-			t.Fatalf("check --all after reset --step 3: exit %d, want 1 (step 3 not done)", code)
+		reports, code := checkJSON(t)
+		if code != 1 || reports[0].Step != 3 || reports[0].Passed {
+			t.Fatalf("after reset --step 3, check should fail on step 3 (exit 1), got exit %d step %d", code, reports[0].Step)
 		}
-		for _, r := range reports {
-			if want := r.Step < 3; r.Passed != want {
-				t.Errorf("step %d passed=%v, want %v:%s", r.Step, r.Passed, want, describe(r))
-			}
+		// Step 2's state is in place (step 1's traffic check no longer
+		// holds by design: deny-all blocks it).
+		if reports, code := checkJSON(t, "2"); code != 0 || !reports[0].Passed {
+			t.Errorf("step 2 should hold after reset --step 3: exit %d%s", code, describe(reports[0]))
+		}
+		out, _, _ := run(t, "status", "-o", "json")
+		var v struct{ Next int }
+		if err := json.Unmarshal([]byte(out), &v); err != nil || v.Next != 3 {
+			t.Errorf("status next = %d, want 3 (%v)", v.Next, err)
 		}
 	})
 }

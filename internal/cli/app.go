@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"k8s.io/klog/v2"
 
 	"github.com/seclab/seclab/internal/catalog"
 	"github.com/seclab/seclab/internal/cluster"
@@ -74,6 +75,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 // Main runs the app and returns the process exit code. Every error ends up
 // as one line on stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	quietClientGo(args)
 	err := NewApp(stdout, stderr).RunContext(ctx, args)
 	if err == nil {
 		return ExitOK
@@ -146,4 +148,17 @@ func newLogger(w io.Writer, verbose bool) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(&progressHandler{w: w, level: level})
+}
+
+// quietClientGo stops client-go's internal logging (e.g. the websocket exec
+// stream noting its own closed connection) from reaching the learner; every
+// real problem comes back as an error or a check result. --verbose keeps it.
+func quietClientGo(args []string) {
+	for _, a := range args {
+		if a == "--verbose" {
+			return
+		}
+	}
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 }

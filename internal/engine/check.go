@@ -48,7 +48,7 @@ type CheckOptions struct {
 
 // Check verifies steps of the active lab against the cluster and records
 // the outcome. A step passes when all its checks pass; a pass is recorded
-// once, a later failure of the same step forgets it.
+// once and kept until reset.
 func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, error) {
 	act, err := e.Current()
 	if err != nil {
@@ -72,11 +72,12 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 		if p == nil || p.Cluster != act.Progress.Cluster {
 			return nil // restarted meanwhile; this run's results are stale
 		}
+		// Passes are kept: labs build on earlier steps and later steps may
+		// undo what an earlier check saw (step 2's deny-all blocks the
+		// traffic step 1 checked), so a re-check must not rewind progress.
 		for _, r := range reports {
 			if r.Passed {
 				p.MarkPassed(r.Step, e.now())
-			} else {
-				p.MarkFailed(r.Step)
 			}
 		}
 		p.LastCheck = e.now()

@@ -77,9 +77,6 @@ func (p *Progress) MarkPassed(step int, now time.Time) {
 	}
 }
 
-// MarkFailed forgets a pass of step (the cluster changed since).
-func (p *Progress) MarkFailed(step int) { delete(p.Passed, step) }
-
 // SetAnswer stores the learner's answer for step.
 func (p *Progress) SetAnswer(step int, answer string) {
 	if p.Answers == nil {
