@@ -7,7 +7,9 @@
 #   nginx:1.27, busybox:1.36      lab workload images from Debian packages
 # Idempotent and cached under ${SECLAB_CACHE:-/var/cache/seclab}: each step is skipped when the
 # content hash of its inputs (its own code, versions, sources, the steps it builds on) is unchanged.
-# Usage: scripts/airgap/build.sh   (SECLAB_CNI_MANIFEST=FILE overrides assets/cni/default-cni.yaml)
+# Usage: scripts/airgap/build.sh
+#   SECLAB_FORCE=1             rebuild every step, whatever the stamps say
+#   SECLAB_CNI_MANIFEST=FILE   use FILE instead of assets/cni/default-cni.yaml (debugging)
 # Logs of each step: $SECLAB_CACHE/log/<step>.log. See docs/airgap.md.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -48,9 +50,9 @@ export GOFLAGS=-modcacherw
 # step machinery
 # ---------------------------------------------------------------------------------------------
 # run_fn NAME FN: run a build function in a subshell with errexit, output to $LOGS/NAME.log.
-# On failure: name the step, show the log's tail and stop the build (with OPTIONAL=1: warn, and
-# return 1). Never call it (or the *_step functions) in a condition (`if`, `||`): bash would
-# switch errexit off inside FN.
+# On failure: name the step, show the log's tail and stop the build (with OPTIONAL=1: warn and
+# set STEP_OK=0). Never call it (or the *_step functions) in a condition (`if`, `||`): bash
+# would switch errexit off inside FN.
 run_fn() {
   local name=$1 fn=$2 log=$LOGS/$1.log rc=0 t0=$SECONDS
   set +e
@@ -65,7 +67,7 @@ run_fn() {
     exit "$rc"
   fi
   STEP_OK=1
-  say "    done in $((SECONDS - t0)) s"
+  say "    $name done in $((SECONDS - t0)) s"
 }
 
 # hash_of FN [INPUT...]: content hash of a build function's own code and its other inputs.
@@ -82,7 +84,7 @@ file_step() {
   local name=$1 what=$2 fn=$3; shift 3
   local h; h=$(hash_of "$fn" "$@")
   DEST=$OUT/$name
-  if [ "$(cat "$STAMPS/$name" 2>/dev/null)" = "$h" ] && [ -d "$DEST" ]; then
+  if [ -z "${SECLAB_FORCE:-}" ] && [ "$(cat "$STAMPS/$name" 2>/dev/null)" = "$h" ] && [ -d "$DEST" ]; then
     say "$what (cached)"; return 0
   fi
   say "$what"
@@ -97,7 +99,8 @@ image_step() {
   local image=$1 name=$2 what=$3 fn=$4; shift 4
   HASH=$(hash_of "$fn" "$@")
   LABEL=(--change "LABEL seclab.airgap.hash=$HASH")
-  if [ "$(docker image inspect -f '{{index .Config.Labels "seclab.airgap.hash"}}' "$image" 2>/dev/null)" = "$HASH" ]; then
+  if [ -z "${SECLAB_FORCE:-}" ] &&
+     [ "$(docker image inspect -f '{{index .Config.Labels "seclab.airgap.hash"}}' "$image" 2>/dev/null)" = "$HASH" ]; then
     echo "$HASH" > "$STAMPS/$name"
     say "$what (cached)"; return 0
   fi
@@ -155,14 +158,33 @@ build_etcd() {
   "$DEST/etcd" --version | grep -q "${ETCD_VERSION#v}"
 }
 
+# CoreDNS with the plugins a kubeadm cluster and the labs use, in CoreDNS's own order
+# (core/dnsserver/zdirectives.go); leaving out the cloud ones (azure, route53, clouddns), etcd,
+# dnstap, geoip and trace halves the build. `prometheus` is the plugin/metrics package.
+COREDNS_PLUGINS=(root metadata cancel tls timeouts multisocket reload nsid bufsize bind debug ready
+  health pprof prometheus errors log local dns64 acl any chaos loadbalance tsig cache rewrite header
+  dnssec autopath minimal template transfer hosts k8s_external kubernetes file auto secondary loop
+  forward grpc erratic whoami on sign view)
 build_coredns() {
-  local w=$CACHE/src/coredns
-  scratch_module "$w" seclab-airgap-coredns github.com/coredns/coredns
-  cd "$w"
-  GOTOOLCHAIN=local go get "github.com/coredns/coredns@$COREDNS_VERSION"
+  local w=$CACHE/src/coredns p c=github.com/coredns/coredns
+  rm -rf "$w"; mkdir -p "$w"; cd "$w"
+  printf 'module seclab-airgap-coredns\n\ngo 1.25\n' > go.mod
+  { printf 'package main\n\nimport (\n\t"%s/core/dnsserver"\n\t"%s/coremain"\n' $c $c
+    for p in "${COREDNS_PLUGINS[@]}"; do
+      case $p in
+        prometheus) printf '\t_ "%s/plugin/metrics"\n' $c ;;
+        on) printf '\t_ "github.com/coredns/caddy/onevent"\n' ;;
+        *) printf '\t_ "%s/plugin/%s"\n' $c "$p" ;;
+      esac
+    done
+    printf ')\n\nfunc init() {\n\tdnsserver.Directives = []string{\n'
+    printf '\t\t"%s",\n' "${COREDNS_PLUGINS[@]}"
+    printf '\t}\n}\n\nfunc main() { coremain.Run() }\n'; } > main.go
+  GOTOOLCHAIN=local go get "$c@$COREDNS_VERSION"
   GOTOOLCHAIN=local go mod tidy
-  gobuild -ldflags "-s -w" -o "$DEST/coredns" github.com/coredns/coredns
+  gobuild -ldflags "-s -w" -o "$DEST/coredns" .
   "$DEST/coredns" -version
+  "$DEST/coredns" -plugins | grep -qx kubernetes
 }
 
 CNI_PLUGINS=(main/bridge main/ptp main/loopback ipam/host-local ipam/static meta/portmap
@@ -180,14 +202,12 @@ build_cni() {
 # crictl: the module proxy serves sigs.k8s.io/cri-tools, but the checksum database does not know
 # it, so that one module is fetched without the sum.golang.org check (GONOSUMDB); its k8s.io
 # requirements (release candidates the database does not know either) are replaced by the
-# released $K8S_STAGING. Optional: on
-# failure the node simply has no crictl.
+# released $K8S_STAGING. Optional: on failure the node simply has no crictl.
 build_crictl() {
   local w=$CACHE/src/crictl
   scratch_module "$w" seclab-airgap-crictl sigs.k8s.io/cri-tools/cmd/crictl
   cd "$w"
   export GONOSUMDB=sigs.k8s.io/cri-tools
-  # it requires k8s.io/* v0.34.0-rc.2, unknown to the checksum database: use the released ones
   local rc m
   rc=$(GOTOOLCHAIN=local go mod download -json "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" | jq -r .GoMod)
   { echo "require sigs.k8s.io/cri-tools $CRI_TOOLS_VERSION"; echo "replace ("
@@ -336,13 +356,15 @@ lab_images() {
 EXPOSE 80
 CMD ["nginx", "-g", "daemon off;"]'
   # busybox: the static binary and its applet links only, like the upstream image
-  debian_image "$BUSYBOX_IMAGE" "busybox-static" "" '
+  debian_image "$BUSYBOX_IMAGE" "busybox-static" "$AIRGAP_DIR/busybox-wget:/bb/bin/wget.seclab" '
     mkdir -p /bb/bin /bb/etc /bb/tmp /bb/root /bb/var/spool/cron/crontabs /bb/home
     chmod 1777 /bb/tmp
     cp /bin/busybox /bb/bin/busybox
     for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox /bb/bin/$a; done
+    mv -f /bb/bin/wget.seclab /bb/bin/wget
     printf "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n" > /bb/etc/passwd
-    printf "root:x:0:\nnogroup:x:65534:\n" > /bb/etc/group' 'CMD ["sh"]' /bb
+    printf "root:x:0:\nnogroup:x:65534:\n" > /bb/etc/group
+    printf "hosts: files dns\n" > /bb/etc/nsswitch.conf' 'CMD ["sh"]' /bb
 }
 control_plane_images() {
   local k=$OUT/k8s b
@@ -374,7 +396,7 @@ build_node_rootfs_image() { docker import "${LABEL[@]}" "$OUT/rootfs-node/rootfs
 
 # build_container IMAGE: a privileged, sleeping container to assemble a node in (removed on exit).
 build_container() {
-  BUILD_CID=$(docker run -d --init --privileged --entrypoint sleep --label seclab.airgap.build=1 "$1" infinity)
+  BUILD_CID=$(docker run -d --init --privileged --entrypoint sleep "$1" infinity)
   trap 'docker rm -f "$BUILD_CID" >/dev/null 2>&1 || true' EXIT
 }
 # import_into_node IMAGE...: `docker save` the images into the build container's containerd
@@ -452,16 +474,21 @@ build_node() {
 # ---------------------------------------------------------------------------------------------
 main_steps() {
   local gov; gov=$(go version)
+  # the root filesystems (network and dpkg bound) build alongside the Go builds (CPU bound)
+  (
+    file_step rootfs-node "debootstrap $SUITE: node root filesystem" build_rootfs_node "${NODE_PACKAGES[*]}" "$MIRROR" \
+      "$(declare -f debootstrap_to slim_rootfs tar_rootfs)"
+    file_step rootfs-base "debootstrap $SUITE: minbase for the small images" build_rootfs_base "$MIRROR" \
+      "$(declare -f debootstrap_to slim_rootfs tar_rootfs)"
+  ) &
+  local rootfs_pid=$!
   file_step k8s "building kubernetes $K8S_VERSION server binaries" build_k8s "$K8S_VERSION $K8S_STAGING" "${K8S_CMDS[*]}" "$gov"
   file_step etcd "building etcd $ETCD_VERSION (etcd, etcdctl, etcdutl)" build_etcd "$ETCD_VERSION" "$gov"
-  file_step coredns "building coredns $COREDNS_VERSION" build_coredns "$COREDNS_VERSION" "$gov"
+  file_step coredns "building coredns $COREDNS_VERSION" build_coredns "$COREDNS_VERSION" "${COREDNS_PLUGINS[*]}" "$gov"
   file_step cni "building CNI plugins $CNI_PLUGINS_VERSION" build_cni "$CNI_PLUGINS_VERSION" "${CNI_PLUGINS[*]}" "$gov"
   OPTIONAL=1 file_step crictl "building crictl $CRI_TOOLS_VERSION" build_crictl "$CRI_TOOLS_VERSION" "$gov"
   file_step pause "building pause" build_pause "$(tree_hash "$AIRGAP_DIR/pause.c")"
-  file_step rootfs-node "debootstrap $SUITE: node root filesystem" build_rootfs_node "${NODE_PACKAGES[*]}" "$MIRROR" \
-    "$(declare -f debootstrap_to slim_rootfs tar_rootfs)"
-  file_step rootfs-base "debootstrap $SUITE: minbase for the small images" build_rootfs_base "$MIRROR" \
-    "$(declare -f debootstrap_to slim_rootfs tar_rootfs)"
+  wait "$rootfs_pid" || die "building the root filesystems failed (see above)"
   control_plane_images
   lab_images
 

@@ -55,6 +55,7 @@ summary() {
 
 cleanup() {
   local rc=$?
+  [ "$rc" -eq 0 ] || [ "$FAIL" -gt 0 ] || fail "self-test stopped early (exit $rc)"
   if [ "${SECLAB_KEEP:-0}" = 1 ]; then
     echo "cluster $NAME kept (SECLAB_KEEP=1); KUBECONFIG=$KUBECONFIG"
   else
@@ -98,8 +99,15 @@ check "kube-system pods Ready (coredns, kube-proxy, CNI)" \
 # --- DNS ---------------------------------------------------------------------------------------
 k run dns-probe --image=busybox:1.36 --restart=Never --command -- sleep 3600 >/dev/null
 k wait --for=condition=Ready pod/dns-probe --timeout=120s >/dev/null || true
-check "DNS: a busybox pod resolves kubernetes.default" \
-  eventually 60 k exec dns-probe -- nslookup kubernetes.default
+# busybox's nslookup ignores the search list: ask for the full name, and let the libc resolver
+# (ping only resolves here; ICMP to a service IP gets no answer) expand the short one.
+check "DNS: a busybox pod resolves kubernetes.default.svc.cluster.local (nslookup)" \
+  eventually 60 k exec dns-probe -- nslookup kubernetes.default.svc.cluster.local
+short_name_resolves() {
+  local out; out=$(k exec dns-probe -- ping -c 1 -W 1 kubernetes.default 2>&1 || true)
+  grep -q "^PING kubernetes.default ($(k get svc kubernetes -o jsonpath='{.spec.clusterIP}'))" <<<"$out"
+}
+check "DNS: a busybox pod resolves kubernetes.default (search list)" eventually 30 short_name_resolves
 
 # --- NetworkPolicy (n287) ------------------------------------------------------------------------
 curl_code() { # FROM-POD URL -> prints the HTTP status code (000 when blocked)
@@ -117,6 +125,8 @@ else
   k -n n287 run bb --image=busybox:1.36 --restart=Never --command -- sleep 3600 >/dev/null
   k -n n287 wait --for=condition=Ready pod/nginx1 pod/nginx2 pod/bb --timeout=120s >/dev/null || true
   check "netpol: nginx1 -> nginx2 returns HTTP 200 (no policy)" eventually 60 code_is nginx1 http://nginx2 200
+  check "netpol: busybox -> nginx2 connects (no policy)" \
+    eventually 30 k -n n287 exec bb -- wget -q -T 2 -O /dev/null http://nginx2
   k -n n287 apply -f - >/dev/null <<'EOF'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

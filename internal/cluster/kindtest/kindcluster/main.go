@@ -1,8 +1,8 @@
 // Command kindcluster creates and deletes the throwaway kind clusters the
 // agent is tested on (real-cluster tests; there is no kind CLI here):
 //
-//	go run ./internal/netagent/e2e/kindcluster create seclab-netagent-a [workers] [image]
-//	go run ./internal/netagent/e2e/kindcluster delete seclab-netagent-a
+//	go run ./internal/cluster/kindtest/kindcluster create seclab-netagent-a [workers] [image]
+//	go run ./internal/cluster/kindtest/kindcluster delete seclab-netagent-a
 //
 // KEEP=1 keeps the nodes of a failed create for debugging. The kubeconfig goes to $TMPDIR/<name>.kubeconfig. Only names starting with
 // seclab-netagent- are accepted, so no other cluster is ever touched.
