@@ -71,12 +71,13 @@ run_fn() {
 }
 
 # hash_of FN [INPUT...]: content hash of a build function's own code and its other inputs.
-hash_of() { { declare -f "$1"; shift; printf '%s\n' "$@"; } | sha256sum | cut -c1-16; }
+# The checkout's own path is left out, so every clone (CI's are fresh) shares the cache.
+hash_of() { { declare -f "$1"; shift; printf '%s\n' "$@"; } | sed "s|$REPO_ROOT|@repo|g" | sha256sum | cut -c1-16; }
 # tree_hash PATH...: content hash of files (names and bytes), for sources outside this script.
 tree_hash() {
   local p
   for p in "$@"; do [ -e "$p" ] && find "$p" -type f -print0; done | sort -z |
-    xargs -0 -r sha256sum | sha256sum | cut -c1-16
+    xargs -0 -r sha256sum | sed "s|$REPO_ROOT|@repo|g" | sha256sum | cut -c1-16
 }
 
 # file_step NAME "what" FN [INPUT...]: FN builds into $DEST (= $OUT/NAME, emptied first).
