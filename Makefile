@@ -7,7 +7,7 @@ BIN := bin/seclab
 LAB ?= netpol
 export SECLAB_CACHE ?= /var/cache/seclab
 
-.PHONY: all build test unit e2e vet docker images lab airgap-selftest netpol-conformance clean bench
+.PHONY: all build test unit e2e vet docker images kubectl lab airgap-selftest netpol-conformance clean bench
 
 all: build
 
@@ -28,8 +28,13 @@ docker:
 images: docker
 	scripts/airgap/build.sh
 
+# The labs are done with kubectl: use the one in PATH, else install the one
+# the image build made (same version as the clusters).
+kubectl: images
+	@command -v kubectl >/dev/null || install -m 0755 $(SECLAB_CACHE)/bin/kubectl /usr/local/bin/kubectl
+
 # Start a lab as a learner would: make lab (netpol) or make lab LAB=secrets.
-lab: images build
+lab: images build kubectl
 	$(BIN) start $(LAB)
 
 unit:
