@@ -44,8 +44,9 @@ unit:
 e2e: images
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./e2e/ 2>&1 | tee e2e.out; exit $${PIPESTATUS[0]}
 
-# Everything: vet, unit tests, then the real-cluster e2e tests.
-test: vet unit e2e
+# Everything: vet, unit tests, the air-gapped image self-test, then the
+# real-cluster e2e tests of every lab.
+test: vet unit airgap-selftest e2e
 
 airgap-selftest: images
 	scripts/airgap/selftest.sh
