@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -148,15 +147,6 @@ func (e *Engine) applySetup(ctx context.Context, env *verify.Env, lab *catalog.L
 		if err := applyObjects(ctx, env, objs); err != nil {
 			return fmt.Errorf("lab setup %s: %w", f, err)
 		}
-	}
-	return nil
-}
-
-// ensureNamespace creates a namespace if it is missing.
-func ensureNamespace(ctx context.Context, env *verify.Env, name string) error {
-	_, err := env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
 	}
 	return nil
 }
