@@ -198,3 +198,25 @@ func TestNoLab(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestCleanLabRemovesLeftoverProbePods(t *testing.T) {
+	e, client, _ := newTestEngine(t)
+	ctx := context.Background()
+	mk := func(ns, name string, labels map[string]string) {
+		_, err := client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("default", "seclab-probe-a", map[string]string{verify.ProbeLabel: "true"})
+	mk("n287", "seclab-probe-b", map[string]string{verify.ProbeLabel: "true", "app": "nginx1"})
+	mk("n287", "learners-pod", map[string]string{"app": "nginx1"})
+	env := &verify.Env{Client: client}
+	if err := e.cleanLab(ctx, env, &catalog.Lab{}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if len(left.Items) != 1 || left.Items[0].Name != "learners-pod" {
+		t.Errorf("want only learners-pod left, got %d pods: %+v", len(left.Items), left.Items)
+	}
+}

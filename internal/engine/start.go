@@ -121,18 +121,17 @@ func (e *Engine) cleanLab(ctx context.Context, env *verify.Env, lab *catalog.Lab
 	if len(objs) > 0 {
 		e.Log.Info("removing the lab's objects", "lab", lab.ID)
 	}
-	// Probe pods a cancelled check could not delete.
+	// Probe pods a cancelled check could not delete. They may be in any
+	// namespace, and the API has no cross-namespace delete-collection.
 	zero := int64(0)
-	err := env.Client.CoreV1().Pods("").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero},
-		metav1.ListOptions{LabelSelector: verify.ProbeLabel + "=true"})
-	if err != nil && !apierrors.IsNotFound(err) {
-		// DeleteCollection across namespaces is not allowed; go one by one.
-		pods, lerr := env.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: verify.ProbeLabel + "=true"})
-		if lerr != nil {
-			return lerr
-		}
-		for _, p := range pods.Items {
-			_ = env.Client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	probes, err := env.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: verify.ProbeLabel + "=true"})
+	if err != nil {
+		return fmt.Errorf("listing leftover probe pods: %w", err)
+	}
+	for _, p := range probes.Items {
+		err := env.Client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting leftover probe pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 	}
 	return deleteObjects(ctx, env, objs)
