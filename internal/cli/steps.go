@@ -48,10 +48,7 @@ func currentStep(e *engine.Engine, n int) (engine.Active, int, error) {
 	}
 	steps := act.Lab.NumSteps()
 	if n == 0 {
-		n = act.Progress.NextStep(steps)
-		if n > steps {
-			n = steps
-		}
+		n = act.OnStep()
 	}
 	if act.Lab.Step(n) == nil {
 		return act, 0, &engine.StepRangeError{Step: n, Max: steps, Lab: act.Lab.ID}
@@ -165,9 +162,8 @@ func resetCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			n := act.Progress.NextStep(act.Lab.NumSteps())
 			fmt.Fprintf(c.App.Writer, "Lab %s reset on cluster %s.\n\n", act.Lab.ID, act.Progress.Cluster)
-			return printStep(c.App.Writer, act.Lab, n)
+			return printStep(c.App.Writer, act.Lab, act.OnStep())
 		},
 	}
 }

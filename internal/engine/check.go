@@ -101,11 +101,7 @@ func stepsToCheck(act Active, opts CheckOptions) ([]int, error) {
 		}
 		return []int{opts.Step}, nil
 	}
-	next := act.Progress.NextStep(n)
-	if next > n {
-		next = n // all done: re-check the last step
-	}
-	return []int{next}, nil
+	return []int{act.OnStep()}, nil
 }
 
 // StepRangeError is a step number outside the lab.
@@ -146,10 +142,7 @@ func (e *Engine) Answer(step int, answer string) (int, error) {
 	}
 	n := act.Lab.NumSteps()
 	if step == 0 {
-		step = act.Progress.NextStep(n)
-		if step > n {
-			step = n
-		}
+		step = act.OnStep()
 	}
 	if step < 1 || step > n {
 		return 0, &StepRangeError{Step: step, Max: n, Lab: act.Lab.ID}

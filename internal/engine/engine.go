@@ -57,6 +57,16 @@ type Active struct {
 	Progress *state.Progress
 }
 
+// OnStep is the step the learner is on: the first not yet passed, or the
+// last one when all passed (there is nothing after it to work on).
+func (a Active) OnStep() int {
+	n := a.Lab.NumSteps()
+	if next := a.Progress.NextStep(n); next <= n {
+		return next
+	}
+	return n
+}
+
 // Current returns the active lab, or ErrNoLab.
 func (e *Engine) Current() (Active, error) {
 	s, err := e.Store.Load()
