@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"context"
 	"io"
 	"strings"
@@ -68,15 +69,41 @@ func (f *fakeAdmit) DryRunCreate(_ context.Context, obj *unstructured.Unstructur
 }
 
 type fakeNodes struct {
-	outs []NodeOutput
-	err  error
-	role string
-	cmd  []string
+	outs  []NodeOutput
+	any   *NodeOutput // RunOnNode's answer on nodes not in outs
+	err   error
+	role  string
+	cmd   []string
+	calls []string // nodes RunOnNode ran on
 }
 
 func (f *fakeNodes) RunOnNodes(_ context.Context, role string, cmd []string) ([]NodeOutput, error) {
 	f.role, f.cmd = role, cmd
 	return f.outs, f.err
+}
+
+func (f *fakeNodes) RunOnNode(_ context.Context, node string, cmd []string) (NodeOutput, error) {
+	f.cmd = cmd
+	f.calls = append(f.calls, node)
+	if f.err != nil {
+		return NodeOutput{}, f.err
+	}
+	for _, o := range f.outs {
+		if o.Node == node {
+			return o, nil
+		}
+	}
+	if f.any != nil {
+		o := *f.any
+		o.Node = node
+		return o, nil
+	}
+	return NodeOutput{}, errors.New("no such node " + node)
+}
+
+// answering is a node runner whose baseline probes always get HTTP 200.
+func answering() *fakeNodes {
+	return &fakeNodes{any: &NodeOutput{Stdout: "SECLAB http 200\n"}}
 }
 
 // testMapper knows the kinds the tests use.
@@ -105,6 +132,7 @@ func testEnv(objs ...runtime.Object) (*Env, *fake.Clientset) {
 		Client:   cs,
 		Dynamic:  dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), dyn...),
 		Mapper:   testMapper(),
+		Nodes:    answering(),
 		Interval: time.Millisecond,
 	}, cs
 }
@@ -151,11 +179,14 @@ func ns(name string) *corev1.Namespace {
 func readyPodObj(namespace, name string, labels map[string]string, ip string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "nginx:1.27"}}},
+		Spec:       corev1.PodSpec{NodeName: "seclab-worker", Containers: []corev1.Container{{Name: "main", Image: "nginx:1.27"}}},
 		Status: corev1.PodStatus{
-			Phase:      corev1.PodRunning,
-			PodIP:      ip,
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+			Phase: corev1.PodRunning,
+			PodIP: ip,
+			Conditions: []corev1.PodCondition{
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue},
+				{Type: corev1.ContainersReady, Status: corev1.ConditionTrue},
+			},
 			ContainerStatuses: []corev1.ContainerStatus{{
 				Name: "main", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
 			}},
@@ -202,6 +233,7 @@ func slice(namespace, svc string, ready ...bool) *discoveryv1.EndpointSlice {
 		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
 			Addresses:  []string{"10.244.0.9"},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(r)},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: namespace, Name: svc + "-a"},
 		})
 	}
 	return s

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
@@ -305,13 +307,18 @@ func (s *podSource) probePod(ctx context.Context, env *Env) (*corev1.Pod, *Resul
 			return nil, &r
 		}
 		s.probe = p
+		if p, err = s.adoptSelf(ctx, env, p); err != nil {
+			r := errorf("could not label probe pod %s/%s: %v", ns, s.probe.Name, err)
+			return nil, &r
+		}
+		s.probe = p
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, probeStartTimeout)
 	defer cancel()
 	tick := min(env.interval(), 250*time.Millisecond)
 	for {
-		if podUsable(s.probe) {
+		if probeUsable(s.probe) {
 			return s.probe, nil
 		}
 		for _, cs := range s.probe.Status.ContainerStatuses {
@@ -348,13 +355,9 @@ func (s *podSource) probePod(ctx context.Context, env *Env) (*corev1.Pod, *Resul
 // enforce it on their namespaces), sets requests and limits (for namespaces
 // with a ResourceQuota), mounts no token, and dies instantly on delete.
 func (s *podSource) probeSpec(env *Env) *corev1.Pod {
-	labels := map[string]string{}
-	if s.ref.Probe != nil {
-		for k, v := range s.ref.Probe.Labels {
-			labels[k] = v
-		}
-	}
-	labels[ProbeLabel] = "true"
+	// The lab's labels come in adoptSelf, once the pod is its own
+	// controller; until then only the marker.
+	labels := map[string]string{ProbeLabel: "true"}
 	res := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("50m"),
 		corev1.ResourceMemory: resource.MustParse("32Mi"),
@@ -385,8 +388,52 @@ func (s *podSource) probeSpec(env *Env) *corev1.Pod {
 			AutomountServiceAccountToken:  ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](0),
 			RestartPolicy:                 corev1.RestartPolicyNever,
+			// Never Ready, so a probe with a Service's labels never
+			// becomes one of its endpoints.
+			ReadinessGates: []corev1.PodReadinessGate{{ConditionType: probeNeverReady}},
 		},
 	}
+}
+
+// probeNeverReady is a readiness gate nothing ever sets.
+const probeNeverReady = "seclab.dev/never-ready"
+
+// adoptSelf makes the probe its own controller, then gives it the lab's
+// labels: a ReplicaSet whose selector matches those labels adopts only
+// pods without a controller, and would otherwise take the probe over (and
+// scale a replica away).
+func (s *podSource) adoptSelf(ctx context.Context, env *Env, p *corev1.Pod) (*corev1.Pod, error) {
+	labels := map[string]any{}
+	if s.ref.Probe != nil {
+		for k, v := range s.ref.Probe.Labels {
+			labels[k] = v
+		}
+	}
+	patch := map[string]any{"metadata": map[string]any{
+		"labels": labels,
+		"ownerReferences": []map[string]any{{
+			"apiVersion": "v1", "kind": "Pod", "name": p.Name, "uid": string(p.UID), "controller": true,
+		}},
+	}}
+	data, err := json.Marshal(patch)
+	if err != nil {
+		return nil, err
+	}
+	return env.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, data, metav1.PatchOptions{})
+}
+
+// probeUsable: a probe pod is never Ready (see probeNeverReady); it is
+// usable once Running with its container ready.
+func probeUsable(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.ContainersReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // cleanup deletes the probe pod with a fresh context: the check's own

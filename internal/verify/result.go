@@ -58,6 +58,8 @@ type Admitter interface {
 // and returns output per node name.
 type NodeRunner interface {
 	RunOnNodes(ctx context.Context, role string, cmd []string) ([]NodeOutput, error)
+	// RunOnNode runs cmd on the one node named node.
+	RunOnNode(ctx context.Context, node string, cmd []string) (NodeOutput, error)
 }
 
 // NodeOutput is one node's answer to a NodeRunner command.

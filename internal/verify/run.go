@@ -17,6 +17,12 @@ type check interface {
 	describe() string
 }
 
+// connectivityAttemptBudget: a "blocked" needs blockedTries connect
+// timeouts after a baseline probe, and maybe a probe pod start.
+const connectivityAttemptBudget = 20 * time.Second
+
+func (c *connectivityCheck) minAttempt() time.Duration { return connectivityAttemptBudget }
+
 // cleaner is a check that holds something across attempts (a probe pod);
 // Run calls cleanup exactly once when it is done, whatever the outcome.
 type cleaner interface {
@@ -43,6 +49,8 @@ func newCheck(s Spec) check {
 		return &answerCheck{spec: s.Answer}
 	case s.Node != nil:
 		return &nodeCheck{spec: s.Node}
+	case s.Reachability != nil:
+		return &reachabilityCheck{spec: s.Reachability}
 	}
 	return nil
 }
@@ -77,8 +85,18 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		defer cl.cleanup(env)
 	}
 
+	// A deadline bounds polling, not the one attempt a verdict needs: a
+	// short timeout (the self-test's for expected failures) must not turn a
+	// slow but sure "blocked" into "no result".
 	timeout := s.TimeoutOrDefault()
-	tctx, cancel := context.WithTimeout(ctx, timeout)
+	budget := timeout
+	if m, ok := c.(interface{ minAttempt() time.Duration }); ok && budget < m.minAttempt() {
+		budget = m.minAttempt()
+	}
+	// No new attempt starts after retryUntil; a running one may use the
+	// whole budget.
+	retryUntil := start.Add(timeout)
+	tctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	interrupted := func(last *Result, n int) Result {
 		r := errorf("interrupted before the check could finish")
@@ -109,14 +127,20 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 				return done(*last, n)
 			}
 			r.Status = Error
-			r.Found = fmt.Sprintf("no result within the check's timeout of %s: %s", timeout, r.Found)
+			r.Found = fmt.Sprintf("no result within the check's timeout of %s: %s", budget, r.Found)
 			return done(r, n)
 		}
 		if r.final {
 			return done(r, n)
 		}
 		last = &r
-		t := time.NewTimer(env.interval())
+		wait := env.interval()
+		if left := time.Until(retryUntil); left <= 0 {
+			return done(r, n)
+		} else if left < wait {
+			wait = left
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-tctx.Done():
 			t.Stop()

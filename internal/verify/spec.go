@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -25,6 +26,9 @@ type Spec struct {
 	// Timeout bounds the polling of this check (Go duration, e.g. "30s").
 	// Defaults to DefaultTimeout.
 	Timeout string `json:"timeout,omitempty"`
+	// Keep re-runs this check in every later step of the lab, so a later
+	// step fails when it undoes what this one taught.
+	Keep bool `json:"keep,omitempty"`
 
 	Object       *ObjectSpec       `json:"object,omitempty"`
 	Absent       *AbsentSpec       `json:"absent,omitempty"`
@@ -35,6 +39,7 @@ type Spec struct {
 	Access       *AccessSpec       `json:"access,omitempty"`
 	Answer       *AnswerSpec       `json:"answer,omitempty"`
 	Node         *NodeSpec         `json:"node,omitempty"`
+	Reachability *ReachabilitySpec `json:"reachability,omitempty"`
 }
 
 // Default polling deadlines when the lab does not set timeout. A failing
@@ -44,6 +49,7 @@ type Spec struct {
 const (
 	DefaultTimeout        = 5 * time.Second  // API objects, RBAC, admission, answers
 	DefaultTrafficTimeout = 15 * time.Second // connectivity, exec, node commands
+	DefaultMatrixTimeout  = 60 * time.Second // reachability: probe pods start, blocked cells time out
 )
 
 // ObjectRef names one Kubernetes object.
@@ -133,6 +139,106 @@ type ConnectivitySpec struct {
 	From   PodRef `json:"from"`
 	To     Target `json:"to"`
 	Expect string `json:"expect"` // allowed | blocked
+	// Direction is the policy direction a "blocked" must come from:
+	// ingress (default: the target is isolated) or egress (the source is).
+	Direction string `json:"direction,omitempty"`
+}
+
+func (c *ConnectivitySpec) direction() networkingv1.PolicyType { return ingressOrEgress(c.Direction) }
+
+// ReachabilitySpec declares who may reach whom; every other source/target
+// pair must be blocked. Sources are generated to cover near-misses (see
+// reachability.go); the lab lists only the rules.
+//
+//	reachability:
+//	  targets:
+//	  - {name: nginx2, namespace: n287, service: nginx2, port: 80}
+//	  allow:
+//	  - {from: {namespace: n287, labels: {app: nginx1}}, to: [nginx2]}
+type ReachabilitySpec struct {
+	Targets []ReachTarget `json:"targets"`
+	Allow   []ReachRule   `json:"allow,omitempty"`
+	Sources ReachSources  `json:"sources,omitempty"`
+	// Direction as in ConnectivitySpec.
+	Direction string `json:"direction,omitempty"`
+}
+
+func (c *ReachabilitySpec) direction() networkingv1.PolicyType { return ingressOrEgress(c.Direction) }
+
+// ReachTarget is one column of the matrix; Name is what rules refer to.
+type ReachTarget struct {
+	Name string `json:"name"`
+	Target
+}
+
+func (t ReachTarget) label() string { return fmt.Sprintf("%s:%d", t.Name, t.Port) }
+
+// ReachRule allows sources matching From to reach the targets named in To
+// (all targets when To is empty).
+type ReachRule struct {
+	From PeerMatch `json:"from"`
+	To   []string  `json:"to,omitempty"`
+}
+
+func (r ReachRule) allows(target string) bool {
+	if len(r.To) == 0 {
+		return true
+	}
+	for _, t := range r.To {
+		if t == target {
+			return true
+		}
+	}
+	return false
+}
+
+// PeerMatch matches source pods: Namespace "" is any namespace, Labels
+// empty is any pod (labels are a subset match, as a policy's matchLabels).
+type PeerMatch struct {
+	Namespace string            `json:"namespace,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+func (m PeerMatch) matches(ns string, l map[string]string) bool {
+	if m.Namespace != "" && m.Namespace != ns {
+		return false
+	}
+	return labels.SelectorFromSet(m.Labels).Matches(labels.Set(l))
+}
+
+func (m PeerMatch) String() string {
+	switch {
+	case m.Namespace == "" && len(m.Labels) == 0:
+		return "any pod"
+	case len(m.Labels) == 0:
+		return "pods in " + m.Namespace
+	case m.Namespace == "":
+		return "pods " + labelText(m.Labels) + " in any namespace"
+	}
+	return m.Namespace + " pods " + labelText(m.Labels)
+}
+
+// ReachSources tunes the generated sources.
+type ReachSources struct {
+	// Namespaces whose pods are sources (default: the targets' namespaces).
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Elsewhere is another namespace for probe pods (default "default").
+	Elsewhere string `json:"elsewhere,omitempty"`
+	// Probes adds probe pods to the generated ones.
+	Probes []ProbeSource `json:"probes,omitempty"`
+}
+
+func (s ReachSources) elsewhere() string {
+	if s.Elsewhere != "" {
+		return s.Elsewhere
+	}
+	return "default"
+}
+
+// ProbeSource is a probe pod with these labels in Namespace.
+type ProbeSource struct {
+	Namespace string            `json:"namespace"`
+	Labels    map[string]string `json:"labels,omitempty"`
 }
 
 // ExecSpec runs a command in a pod and compares its outcome.
@@ -199,6 +305,14 @@ type NodeSpec struct {
 	StdoutNotContains string `json:"stdoutNotContains,omitempty"`
 }
 
+// validLabels returns why l is not a valid label set, or "".
+func validLabels(l map[string]string) string {
+	if _, err := labels.ValidatedSelectorFromSet(l); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // Kind returns the name of the check kind set in s ("" if none).
 func (s Spec) Kind() string {
 	kinds := s.kinds()
@@ -224,6 +338,7 @@ func (s Spec) kinds() []string {
 	add(s.Access != nil, "access")
 	add(s.Answer != nil, "answer")
 	add(s.Node != nil, "node")
+	add(s.Reachability != nil, "reachability")
 	return k
 }
 
@@ -231,6 +346,9 @@ func (s Spec) kinds() []string {
 func (s Spec) TimeoutOrDefault() time.Duration {
 	if d, err := time.ParseDuration(s.Timeout); err == nil && d > 0 {
 		return d
+	}
+	if s.Reachability != nil {
+		return DefaultMatrixTimeout
 	}
 	if s.Connectivity != nil || s.Exec != nil || s.Node != nil {
 		return DefaultTrafficTimeout
@@ -247,7 +365,7 @@ func (s Spec) Validate() []string {
 	}
 	switch k := s.kinds(); len(k) {
 	case 0:
-		bad("(check)", "no check kind set; want one of object, absent, secret, connectivity, exec, admission, access, answer, node")
+		bad("(check)", "no check kind set; want one of object, absent, secret, connectivity, exec, admission, access, answer, node, reachability")
 	case 1:
 	default:
 		bad("(check)", "more than one check kind set (%s); split them into separate checks", strings.Join(k, ", "))
@@ -293,6 +411,18 @@ func (s Spec) Validate() []string {
 		}
 		selector(path+".selector", p.Selector)
 	}
+	target := func(path string, t Target) {
+		if t.Namespace == "" {
+			bad(path+".namespace", "required")
+		}
+		if (t.Service == "") == (t.Selector == "") {
+			bad(path, "set exactly one of service, selector")
+		}
+		selector(path+".selector", t.Selector)
+		if t.Port < 1 || t.Port > 65535 {
+			bad(path+".port", "must be 1-65535, got %d", t.Port)
+		}
+	}
 	oneOf := func(path, v string, allowed ...string) {
 		for _, a := range allowed {
 			if v == a {
@@ -317,17 +447,48 @@ func (s Spec) Validate() []string {
 	}
 	if c := s.Connectivity; c != nil {
 		pod("connectivity.from", c.From)
-		if c.To.Namespace == "" {
-			bad("connectivity.to.namespace", "required")
-		}
-		if (c.To.Service == "") == (c.To.Selector == "") {
-			bad("connectivity.to", "set exactly one of service, selector")
-		}
-		selector("connectivity.to.selector", c.To.Selector)
-		if c.To.Port < 1 || c.To.Port > 65535 {
-			bad("connectivity.to.port", "must be 1-65535, got %d", c.To.Port)
-		}
+		target("connectivity.to", c.To)
 		oneOf("connectivity.expect", c.Expect, ExpectAllowed, ExpectBlocked)
+		if c.Direction != "" {
+			oneOf("connectivity.direction", c.Direction, "ingress", "egress")
+		}
+	}
+	if m := s.Reachability; m != nil {
+		if len(m.Targets) == 0 {
+			bad("reachability.targets", "required")
+		}
+		names := map[string]bool{}
+		for i, t := range m.Targets {
+			p := fmt.Sprintf("reachability.targets[%d]", i)
+			target(p, t.Target)
+			if t.Name == "" {
+				bad(p+".name", "required")
+			} else if names[t.Name] {
+				bad(p+".name", "%q is used twice", t.Name)
+			}
+			names[t.Name] = true
+		}
+		for i, r := range m.Allow {
+			for j, to := range r.To {
+				if !names[to] {
+					bad(fmt.Sprintf("reachability.allow[%d].to[%d]", i, j), "%q is not a target name", to)
+				}
+			}
+			if err := validLabels(r.From.Labels); err != "" {
+				bad(fmt.Sprintf("reachability.allow[%d].from.labels", i), "%s", err)
+			}
+		}
+		for i, p := range m.Sources.Probes {
+			if p.Namespace == "" {
+				bad(fmt.Sprintf("reachability.sources.probes[%d].namespace", i), "required")
+			}
+			if err := validLabels(p.Labels); err != "" {
+				bad(fmt.Sprintf("reachability.sources.probes[%d].labels", i), "%s", err)
+			}
+		}
+		if m.Direction != "" {
+			oneOf("reachability.direction", m.Direction, "ingress", "egress")
+		}
 	}
 	if e := s.Exec; e != nil {
 		pod("exec.in", e.In)
