@@ -21,7 +21,7 @@ import (
 
 // ProbeImage runs the throwaway pods connectivity checks and canaries send
 // traffic from; it is loaded into every cluster with the lab's images.
-const ProbeImage = "busybox:1.36"
+const ProbeImage = "docker.io/seclab/probe:v1"
 
 // Clusters is what the engine needs from internal/cluster (an interface so
 // engine logic can be tested without docker).

@@ -89,7 +89,7 @@ type Env struct {
 
 // DefaultProbeImage runs probe pods when Env.ProbeImage is empty. It must be
 // preloaded in the cluster: there is no registry to pull from.
-const DefaultProbeImage = "busybox:1.36"
+const DefaultProbeImage = "docker.io/seclab/probe:v1"
 
 // DefaultInterval is the pause between attempts when Env.Interval is zero.
 const DefaultInterval = time.Second

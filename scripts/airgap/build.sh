@@ -31,6 +31,9 @@ NODE_BASE_IMAGE=seclab/kind-node-base:$K8S_VERSION   # everything but the net ag
 AGENT_IMAGE=docker.io/seclab/net-agent:v1
 NGINX_IMAGE=docker.io/library/nginx:1.27
 BUSYBOX_IMAGE=docker.io/library/busybox:1.36
+# seclab's probe pods: curl tells a connect timeout from a slow answer,
+# which busybox wget cannot (internal/engine ProbeImage names it too).
+PROBE_IMAGE=docker.io/seclab/probe:v1
 CP_IMAGES=(
   "$REG/kube-apiserver:$K8S_VERSION" "$REG/kube-controller-manager:$K8S_VERSION"
   "$REG/kube-scheduler:$K8S_VERSION" "$REG/kube-proxy:$K8S_VERSION"
@@ -351,6 +354,7 @@ debian_image() { # IMAGE PKGS FILES SETUP CHANGES [SUBDIR]
 }
 
 lab_images() {
+  debian_image "$PROBE_IMAGE" "curl" "" "" 'CMD ["sleep", "infinity"]'
   debian_image "$NGINX_IMAGE" "nginx-light curl" "" '
     ln -sf /dev/stdout /var/log/nginx/access.log
     ln -sf /dev/stderr /var/log/nginx/error.log' '
@@ -517,7 +521,7 @@ main_steps() {
     "$(declare -f build_container import_into_node commit_node)"
 
   install -m 0755 "$OUT/k8s/kubectl" "$CACHE/bin/kubectl"
-  say "images: $NODE_IMAGE $AGENT_IMAGE $NGINX_IMAGE $BUSYBOX_IMAGE (+ ${#CP_IMAGES[@]} control-plane images)"
+  say "images: $NODE_IMAGE $AGENT_IMAGE $NGINX_IMAGE $BUSYBOX_IMAGE $PROBE_IMAGE (+ ${#CP_IMAGES[@]} control-plane images)"
   say "kubectl: $CACHE/bin/kubectl; cache: $(du -sh "$CACHE" 2>/dev/null | cut -f1) in $CACHE"
 }
 
