@@ -78,23 +78,41 @@ func (c *connectivityCheck) attempt(ctx context.Context, env *Env) Result {
 // a pass only when the policy direction under test can have caused it.
 func attributeBlock(ctx context.Context, env *Env, iso *isolation, src *corev1.Pod, ep *endpoint, dir networkingv1.PolicyType, seen string) Result {
 	expected := ExpectBlocked + " by " + strings.ToLower(string(dir)) + " policy"
-	ingress, err := iso.isolating(ctx, ep.backends[0].pod, networkingv1.PolicyTypeIngress)
-	if err != nil {
-		return errorf("could not list NetworkPolicies in %s: %v", ep.backends[0].pod.Namespace, err)
+	// Traffic to a Service may have gone to any of its pods: the target
+	// is isolated only when every one is, and restricted when any is.
+	var isolatedBy []string
+	var isolatedPod, openPod *corev1.Pod
+	for _, b := range ep.backends {
+		names, err := iso.isolating(ctx, b.pod, networkingv1.PolicyTypeIngress)
+		if err != nil {
+			return errorf("could not list NetworkPolicies in %s: %v", b.pod.Namespace, err)
+		}
+		switch {
+		case len(names) == 0 && openPod == nil:
+			openPod = b.pod
+		case len(names) > 0 && isolatedPod == nil:
+			isolatedPod, isolatedBy = b.pod, names
+		}
 	}
 	egress, err := iso.isolating(ctx, src, networkingv1.PolicyTypeEgress)
 	if err != nil {
 		return errorf("could not list NetworkPolicies in %s: %v", src.Namespace, err)
 	}
-	target := "pod " + ep.backends[0].pod.Namespace + "/" + ep.backends[0].pod.Name
-	source := "pod " + src.Namespace + "/" + src.Name
-	under, other := ingress, egress
-	underWho, otherWho := target, source
-	otherDir := "egress"
+	podName := func(p *corev1.Pod) string {
+		if p == nil {
+			return "" // only named when it has policies
+		}
+		return "pod " + p.Namespace + "/" + p.Name
+	}
+	source := podName(src)
+	under, underWho := isolatedBy, podName(isolatedPod)
+	if openPod != nil {
+		under, underWho = nil, podName(openPod)
+	}
+	other, otherWho, otherDir := egress, source, "egress"
 	if dir == networkingv1.PolicyTypeEgress {
-		under, other = egress, ingress
-		underWho, otherWho = source, target
-		otherDir = "ingress"
+		under, underWho = egress, source
+		other, otherWho, otherDir = isolatedBy, podName(isolatedPod), "ingress"
 	}
 	switch {
 	case len(under) == 0:
@@ -104,8 +122,12 @@ func attributeBlock(ctx context.Context, env *Env, iso *isolation, src *corev1.P
 		}
 		return failed(expected, found)
 	case len(other) > 0:
-		return errorf("%s, but %s is also restricted by %s policy %s, so the block proves nothing about %s's %s: probe from a source no %s policy selects",
-			seen, otherWho, otherDir, strings.Join(other, ", "), underWho, strings.ToLower(string(dir)), otherDir)
+		hint := "probe from a source no egress policy selects"
+		if dir == networkingv1.PolicyTypeEgress {
+			hint = "probe a target no ingress policy selects"
+		}
+		return errorf("%s, but %s is also restricted by %s policy %s, so the block proves nothing about %s's %s: %s",
+			seen, otherWho, otherDir, strings.Join(other, ", "), underWho, strings.ToLower(string(dir)), hint)
 	}
 	return passed(expected, fmt.Sprintf("%s (%s isolated by %s)", seen, underWho, strings.Join(under, ", ")))
 }

@@ -1,8 +1,10 @@
 package verify
 
 import (
-	"errors"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -11,14 +13,18 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	apitypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 )
 
@@ -69,22 +75,30 @@ func (f *fakeAdmit) DryRunCreate(_ context.Context, obj *unstructured.Unstructur
 }
 
 type fakeNodes struct {
-	outs  []NodeOutput
-	any   *NodeOutput // RunOnNode's answer on nodes not in outs
-	err   error
+	outs []NodeOutput
+	any  *NodeOutput // RunOnNode's answer on nodes not in outs
+	err  error
+
+	mu    sync.Mutex
 	role  string
-	cmd   []string
-	calls []string // nodes RunOnNode ran on
+	cmd   []string   // the last command run
+	calls []string   // nodes RunOnNode ran on, in order
+	cmds  [][]string // the commands RunOnNode ran, in order
 }
 
 func (f *fakeNodes) RunOnNodes(_ context.Context, role string, cmd []string) ([]NodeOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.role, f.cmd = role, cmd
 	return f.outs, f.err
 }
 
 func (f *fakeNodes) RunOnNode(_ context.Context, node string, cmd []string) (NodeOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.cmd = cmd
 	f.calls = append(f.calls, node)
+	f.cmds = append(f.cmds, cmd)
 	if f.err != nil {
 		return NodeOutput{}, f.err
 	}
@@ -210,14 +224,44 @@ func pullFailingPod(namespace, name string, labels map[string]string, image, rea
 	}
 }
 
-func service(namespace, name string, port int32, selector map[string]string) *corev1.Service {
+// service is a ClusterIP Service (clusterIP "None": headless) with one
+// unnamed TCP port whose targetPort is the port itself.
+func service(namespace, name, clusterIP string, port int32, selector map[string]string) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: corev1.ServiceSpec{
-			Selector: selector,
-			Ports:    []corev1.ServicePort{{Port: port}},
+			ClusterIP: clusterIP,
+			Selector:  selector,
+			Ports:     []corev1.ServicePort{{Port: port, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(port)}},
 		},
 	}
+}
+
+// sliceOf is the EndpointSlice the controller writes for svc: the given
+// pods as ready endpoints (their IPs, targetRefs to them), and ports.
+func sliceOf(svc string, ports []discoveryv1.EndpointPort, pods ...*corev1.Pod) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   svc + "-xyz",
+			Labels: map[string]string{discoveryv1.LabelServiceName: svc},
+		},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       ports,
+	}
+	for _, p := range pods {
+		s.Namespace = p.Namespace
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{p.Status.PodIP},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name},
+		})
+	}
+	return s
+}
+
+// slicePort is one port of an EndpointSlice.
+func slicePort(name string, port int32) discoveryv1.EndpointPort {
+	return discoveryv1.EndpointPort{Name: ptr.To(name), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}
 }
 
 // slice is an EndpointSlice for svc with endpoints of the given readiness.
@@ -243,4 +287,109 @@ func intp(i int) *int { return &i }
 
 func apiNotFound(resource, name string) error {
 	return apierrors.NewNotFound(schema.GroupResource{Resource: resource}, name)
+}
+
+func app(v string) map[string]string { return map[string]string{"app": v} }
+
+// networkPolicy is a NetworkPolicy in namespace selecting pods with the labels
+// selects ({} or nil: every pod) for the given policy types. Its rules are
+// left out: the checks read only which pods a policy isolates, and the
+// tests model what traffic it lets through separately.
+func networkPolicy(namespace, name string, selects map[string]string, types ...networkingv1.PolicyType) *networkingv1.NetworkPolicy {
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: selects},
+			PolicyTypes: types,
+		},
+	}
+}
+
+// probeKubelet plays the kubelet for the probe pods a check creates: each
+// gets a UID and its own IP and runs with its container ready, but is never
+// Ready (nothing sets its readiness gate). It records every pod as seclab
+// sent it.
+type probeKubelet struct {
+	mu      sync.Mutex
+	created []*corev1.Pod
+}
+
+func startsProbes(cs *fake.Clientset) *probeKubelet {
+	k := &probeKubelet{}
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.created = append(k.created, p.DeepCopy())
+		n := len(k.created)
+		p.UID = apitypes.UID(fmt.Sprintf("uid-%d", n))
+		p.Status = probeRunning(fmt.Sprintf("10.244.1.%d", n))
+		return false, nil, nil // the tracker stores the pod
+	})
+	return k
+}
+
+func (k *probeKubelet) pods() []*corev1.Pod {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]*corev1.Pod(nil), k.created...)
+}
+
+// probeRunning is a running probe pod's status: containers ready, the pod
+// not Ready because of its readiness gate.
+func probeRunning(ip string) corev1.PodStatus {
+	return corev1.PodStatus{
+		Phase: corev1.PodRunning,
+		PodIP: ip,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ReadinessGatesNotReady"},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue},
+		},
+		ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "probe", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+		}},
+	}
+}
+
+// leftProbes lists the probe pods still in the cluster, in all namespaces.
+func leftProbes(t *testing.T, cs *fake.Clientset) []string {
+	t.Helper()
+	list, err := cs.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{LabelSelector: ProbeLabel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		names = append(names, p.Namespace+"/"+p.Name)
+	}
+	return names
+}
+
+// probePatch is the merge patch seclab sent to one probe pod.
+type probePatch struct {
+	Metadata struct {
+		Labels          map[string]string       `json:"labels"`
+		OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
+	} `json:"metadata"`
+}
+
+// probePatches returns the patches sent to pods, by pod name.
+func probePatches(t *testing.T, cs *fake.Clientset) map[string]probePatch {
+	t.Helper()
+	out := map[string]probePatch{}
+	for _, a := range cs.Actions() {
+		pa, ok := a.(k8stesting.PatchAction)
+		if !ok || a.GetVerb() != "patch" || a.GetResource().Resource != "pods" {
+			continue
+		}
+		if pa.GetPatchType() != apitypes.MergePatchType {
+			t.Errorf("probe pod %s patched with %s; want a merge patch", pa.GetName(), pa.GetPatchType())
+		}
+		var p probePatch
+		if err := json.Unmarshal(pa.GetPatch(), &p); err != nil {
+			t.Fatalf("patch of %s: %v", pa.GetName(), err)
+		}
+		out[pa.GetName()] = p
+	}
+	return out
 }

@@ -74,6 +74,7 @@ func TestNodeExitCode(t *testing.T) {
 
 func TestNodeErrors(t *testing.T) {
 	env, _ := testEnv()
+	env.Nodes = nil // testEnv gives every test a node runner; this one has none
 	r := quick(t, env, nodeSpec())
 	wantStatus(t, r, Error)
 	wantContains(t, "found", r.Found, "access to the cluster's nodes is missing")

@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
 )
@@ -309,6 +309,8 @@ func (s *podSource) probePod(ctx context.Context, env *Env) (*corev1.Pod, *Resul
 		s.probe = p
 		if p, err = s.adoptSelf(ctx, env, p); err != nil {
 			r := errorf("could not label probe pod %s/%s: %v", ns, s.probe.Name, err)
+			// Unlabeled, it must not be reused: start over next attempt.
+			s.cleanup(env)
 			return nil, &r
 		}
 		s.probe = p

@@ -236,16 +236,25 @@ func (c *reachabilityCheck) rows(ctx context.Context, env *Env, targets []*endpo
 		if rule.From.Namespace != "" {
 			in = []string{rule.From.Namespace}
 		}
+		// Sorted keys: the same rows in the same order on every run.
+		keys := make([]string, 0, len(rule.From.Labels))
+		for k := range rule.From.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
 		for _, ns := range in {
 			addProbe(ns, rule.From.Labels)
-			for k, v := range rule.From.Labels {
-				addProbe(ns, withLabel(rule.From.Labels, k, otherValue(v)))
+			for _, k := range keys {
+				addProbe(ns, withLabel(rule.From.Labels, k, otherValue(rule.From.Labels[k])))
 				if len(rule.From.Labels) > 1 {
 					addProbe(ns, withoutLabel(rule.From.Labels, k))
 				}
 			}
 		}
-		if rule.From.Namespace != "" && rule.From.Namespace != elsewhere {
+		// In another namespace the labels must be blocked when the rule
+		// names a namespace, and reach when it allows any namespace (a
+		// policy without a namespaceSelector would block them).
+		if rule.From.Namespace != elsewhere {
 			addProbe(elsewhere, rule.From.Labels)
 		}
 	}
@@ -435,8 +444,12 @@ func withoutLabel(l map[string]string, k string) map[string]string {
 	return out
 }
 
-// otherValue is v changed but still a valid label value (≤ 63 chars).
+// otherValue is v changed but still a valid label value (≤ 63 chars,
+// alphanumeric at both ends).
 func otherValue(v string) string {
+	if v == "" {
+		return otherValueSuffix[1:]
+	}
 	if len(v)+len(otherValueSuffix) > 63 {
 		v = v[:63-len(otherValueSuffix)]
 	}
