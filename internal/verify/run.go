@@ -26,7 +26,7 @@ type cleaner interface {
 func newCheck(s Spec) check {
 	switch {
 	case s.Object != nil:
-		return &objectCheck{spec: s.Object}
+		return newObjectCheck(s.Object)
 	case s.Absent != nil:
 		return &absentCheck{spec: s.Absent}
 	case s.Secret != nil:

@@ -63,7 +63,9 @@ func (r ObjectRef) String() string {
 
 // ObjectSpec passes when the object exists and contains Match: maps match
 // key by key (extra keys in the object are fine), lists match element-wise
-// in order and must have the same length, scalars must be equal.
+// in order and must have the same length, scalars must be equal, and
+// operators ({$gte: 1}, {$contains: [...]}, see matchops.go) stand in for
+// values that need not be exact.
 type ObjectSpec struct {
 	Ref   ObjectRef      `json:"ref"`
 	Match map[string]any `json:"match,omitempty"`
@@ -303,6 +305,7 @@ func (s Spec) Validate() []string {
 	}
 	if o := s.Object; o != nil {
 		ref("object.ref", o.Ref)
+		errs = append(errs, compileMatch("object.match", o.Match).errs...)
 	}
 	if a := s.Absent; a != nil {
 		ref("absent.ref", a.Ref)
