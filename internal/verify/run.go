@@ -29,6 +29,8 @@ func newCheck(s Spec) check {
 		return newObjectCheck(s.Object)
 	case s.Absent != nil:
 		return &absentCheck{spec: s.Absent}
+	case s.Selects != nil:
+		return &selectsCheck{spec: s.Selects}
 	case s.Secret != nil:
 		return &secretCheck{spec: s.Secret}
 	case s.Connectivity != nil:

@@ -28,6 +28,7 @@ type Spec struct {
 
 	Object       *ObjectSpec       `json:"object,omitempty"`
 	Absent       *AbsentSpec       `json:"absent,omitempty"`
+	Selects      *SelectsSpec      `json:"selects,omitempty"`
 	Secret       *SecretSpec       `json:"secret,omitempty"`
 	Connectivity *ConnectivitySpec `json:"connectivity,omitempty"`
 	Exec         *ExecSpec         `json:"exec,omitempty"`
@@ -69,6 +70,27 @@ func (r ObjectRef) String() string {
 type ObjectSpec struct {
 	Ref   ObjectRef      `json:"ref"`
 	Match map[string]any `json:"match,omitempty"`
+}
+
+// SelectsSpec passes when the label selector at Field of the object selects
+// exactly the pods that Pods selects, judged by what each selects (on the
+// live pods and on near-miss label sets), not by how it is written.
+//
+//	selects:
+//	  ref: {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, namespace: n287, name: deny-all}
+//	  field: spec.podSelector
+//	  pods: app=nginx2
+type SelectsSpec struct {
+	Ref ObjectRef `json:"ref"`
+	// Field is the path to the selector: a LabelSelector (spec.podSelector,
+	// spec.ingress[0].from[0].podSelector), a label map (a Service's
+	// spec.selector) or selector text.
+	Field string `json:"field"`
+	// Pods is a label selector for the pods it must select; "" means every
+	// pod.
+	Pods *string `json:"pods"`
+	// Namespace whose live pods are compared; default the object's.
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // AbsentSpec passes when the object does not exist.
@@ -219,6 +241,7 @@ func (s Spec) kinds() []string {
 	}
 	add(s.Object != nil, "object")
 	add(s.Absent != nil, "absent")
+	add(s.Selects != nil, "selects")
 	add(s.Secret != nil, "secret")
 	add(s.Connectivity != nil, "connectivity")
 	add(s.Exec != nil, "exec")
@@ -249,7 +272,7 @@ func (s Spec) Validate() []string {
 	}
 	switch k := s.kinds(); len(k) {
 	case 0:
-		bad("(check)", "no check kind set; want one of object, absent, secret, connectivity, exec, admission, access, answer, node")
+		bad("(check)", "no check kind set; want one of object, absent, selects, secret, connectivity, exec, admission, access, answer, node")
 	case 1:
 	default:
 		bad("(check)", "more than one check kind set (%s); split them into separate checks", strings.Join(k, ", "))
@@ -309,6 +332,19 @@ func (s Spec) Validate() []string {
 	}
 	if a := s.Absent; a != nil {
 		ref("absent.ref", a.Ref)
+	}
+	if sl := s.Selects; sl != nil {
+		ref("selects.ref", sl.Ref)
+		if sl.Field == "" {
+			bad("selects.field", "required (the path to the selector, e.g. spec.podSelector)")
+		} else if _, err := parseFieldPath(sl.Field); err != nil {
+			bad("selects.field", "%v", err)
+		}
+		if sl.Pods == nil {
+			bad("selects.pods", `required: a label selector for the pods it must select ("" for every pod)`)
+		} else {
+			selector("selects.pods", *sl.Pods)
+		}
 	}
 	if sc := s.Secret; sc != nil {
 		if sc.Name == "" {
