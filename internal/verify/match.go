@@ -142,8 +142,20 @@ type mapPattern struct {
 }
 
 func (p *mapPattern) match(path string, got any, present bool, out *[]difference) {
-	if !present {
-		*out = append(*out, difference{path: path, want: p.String(), got: missing})
+	if !present || got == nil {
+		// A missing map passes when every field accepts being missing, so
+		// {securityContext: {privileged: {$ne: true}}} holds for a container
+		// without a securityContext; otherwise the map is what is missing.
+		if len(p.keys) > 0 {
+			var d []difference
+			for _, k := range p.keys {
+				p.fields[k].match(fieldPath(path, k), nil, false, &d)
+			}
+			if len(d) == 0 {
+				return
+			}
+		}
+		*out = append(*out, difference{path: path, want: p.String(), got: renderPresent(got, present)})
 		return
 	}
 	g, ok := got.(map[string]any)

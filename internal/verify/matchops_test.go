@@ -112,6 +112,13 @@ func TestMatchOperators(t *testing.T) {
 		{"not a plain value", `spec: {replicas: {$not: 2}}`, "spec.replicas not (= 2) | spec.replicas = 2"},
 		{"not on missing", `spec: {hostNetwork: {$not: true}}`, ""},
 
+		// a missing map holds when all its fields may be missing
+		{"ne under a missing map", `spec: {securityContext: {privileged: {$ne: true}, runAsUser: null}}`, ""},
+		{"value under a missing map", `spec: {securityContext: {privileged: {$ne: true}, runAsUser: 1000}}`,
+			"spec.securityContext = {privileged: {$ne: true}, runAsUser: 1000} | spec.securityContext = <missing>"},
+		{"empty map wants the map", `spec: {securityContext: {}}`, "spec.securityContext = {} | spec.securityContext = <missing>"},
+		{"contains element without the parent map", `spec: {ports: {$contains: [{port: 80, tls: {enabled: {$absent: true}}}]}}`, ""},
+
 		// operators inside plain lists keep list semantics
 		{"operator in list element", `spec: {ports: [{port: {$lt: 100}}, {port: {$gt: 400}}]}`, ""},
 	} {
