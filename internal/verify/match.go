@@ -104,7 +104,7 @@ func compile(vpath string, v any, errs *[]string) pattern {
 		p := &mapPattern{src: t, fields: map[string]pattern{}}
 		for _, k := range sortedKeys(t) {
 			if strings.HasPrefix(k, "$") {
-				*errs = append(*errs, fieldPath(vpath, k)+": operators cannot be mixed with fields in one map")
+				*errs = append(*errs, vpath+"."+k+": operators cannot be mixed with fields in one map")
 			}
 			p.keys = append(p.keys, k)
 			p.fields[k] = compile(fieldPath(vpath, k), t[k], errs)

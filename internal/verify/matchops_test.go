@@ -162,7 +162,7 @@ func TestMatchOperatorValidation(t *testing.T) {
 		{"len string operator", `spec: {ports: {$len: {$prefix: a}}}`, []string{"object.match.spec.ports.$len.$prefix: not a numeric operator"}},
 		{"absent not a bool", `spec: {x: {$absent: yes please}}`, []string{`object.match.spec.x.$absent: want true or false, got "yes please"`}},
 		{"prefix not a string", `spec: {x: {$prefix: 1}}`, []string{"object.match.spec.x.$prefix: want a string, got 1"}},
-		{"mixed with fields", `spec: {ports: {$len: 1, port: 80}}`, []string{"object.match.spec.ports[\"$len\"]: operators cannot be mixed with fields"}},
+		{"mixed with fields", `spec: {ports: {$len: 1, port: 80}}`, []string{"object.match.spec.ports.$len: operators cannot be mixed with fields"}},
 		{"operator at the root", `$not: {spec: {}}`, []string{"object.match: operators apply to a field"}},
 		{"several problems", `spec: {a: {$gte: x}, b: {$regex: '('}}`,
 			[]string{"object.match.spec.a.$gte: want a number", "object.match.spec.b.$regex:"}},
