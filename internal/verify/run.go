@@ -32,9 +32,11 @@ type cleaner interface {
 func newCheck(s Spec) check {
 	switch {
 	case s.Object != nil:
-		return &objectCheck{spec: s.Object}
+		return newObjectCheck(s.Object)
 	case s.Absent != nil:
 		return &absentCheck{spec: s.Absent}
+	case s.Selects != nil:
+		return &selectsCheck{spec: s.Selects}
 	case s.Secret != nil:
 		return &secretCheck{spec: s.Secret}
 	case s.Connectivity != nil:
