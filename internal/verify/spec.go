@@ -237,9 +237,9 @@ func (m PeerMatch) String() string {
 	case len(m.Labels) == 0:
 		return "pods in " + m.Namespace
 	case m.Namespace == "":
-		return "pods " + labelText(m.Labels) + " in any namespace"
+		return "pods " + labelSet(m.Labels) + " in any namespace"
 	}
-	return m.Namespace + " pods " + labelText(m.Labels)
+	return m.Namespace + " pods " + labelSet(m.Labels)
 }
 
 // ReachSources tunes the generated sources.
