@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,83 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 	if c := code(checkExit(rep(verify.Pass, verify.Error))); c != ExitEnvError {
 		t.Errorf("only errors: %d", c)
+	}
+}
+
+func report(step int, st ...verify.Status) engine.StepReport {
+	r := engine.StepReport{Lab: "secrets", Step: step, Of: 4, Title: "Create a Secret", Passed: true}
+	for i, s := range st {
+		r.Results = append(r.Results, verify.Result{Name: fmt.Sprintf("check %d", i+1), Status: s, Expected: "e", Found: "f"})
+		if s != verify.Pass {
+			r.Passed = false
+		}
+	}
+	return r
+}
+
+// The summary counts failures (the learner's to fix) apart from checks
+// seclab could not run.
+func TestPrintReportsSummary(t *testing.T) {
+	var b bytes.Buffer
+	reports := []engine.StepReport{
+		report(2, verify.Pass, verify.Fail, verify.Error, verify.Pass),
+		report(3, verify.Error, verify.Pass),
+		report(4, verify.Pass, verify.Pass),
+		report(1, verify.Fail),
+	}
+	if err := printReports(&b, nil, reports, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `Step 2/4: Create a Secret
+  ✓ check 1
+  ✗ check 2
+      expected: e
+      found:    f
+  ! check 3
+      could not check: f
+  ✓ check 4
+Step 2 not done yet: 1 failed, 1 could not be checked, 2 passed (of 4). Stuck? seclab hint 2
+
+Step 3/4: Create a Secret
+  ! check 1
+      could not check: f
+  ✓ check 2
+Step 3 could not be verified: 1 could not be checked, 1 passed (of 2); see the errors above, then run seclab check again.
+
+Step 4/4: Create a Secret
+  ✓ check 1
+  ✓ check 2
+Step 4 passed (2/2 checks).
+
+Step 1/4: Create a Secret
+  ✗ check 1
+      expected: e
+      found:    f
+Step 1 not done yet: 1 failed (of 1). Stuck? seclab hint 1
+`
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestStepReportJSONHasCounts(t *testing.T) {
+	data, err := json.Marshal(report(2, verify.Pass, verify.Fail, verify.Error, verify.Error))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Step    int             `json:"step"`
+		Passed  bool            `json:"passed"`
+		Results []verify.Result `json:"results"`
+		Counts  map[string]int  `json:"counts"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Step != 2 || got.Passed || len(got.Results) != 4 {
+		t.Errorf("report fields lost: %s", data)
+	}
+	if got.Counts["passed"] != 1 || got.Counts["failed"] != 1 || got.Counts["errors"] != 2 || len(got.Counts) != 3 {
+		t.Errorf("counts = %v in %s", got.Counts, data)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,19 +22,38 @@ type StepReport struct {
 	Results []verify.Result `json:"results"`
 }
 
-// Counts returns how many results passed, failed and errored.
-func (r StepReport) Counts() (pass, fail, errs int) {
+// StepCounts says how many of a step's checks passed, failed (the
+// learner's to fix) and could not be checked (errors).
+type StepCounts struct {
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+	Errors int `json:"errors"`
+}
+
+// Counts tallies the results.
+func (r StepReport) Counts() StepCounts {
+	var c StepCounts
 	for _, res := range r.Results {
 		switch res.Status {
 		case verify.Pass:
-			pass++
+			c.Passed++
 		case verify.Fail:
-			fail++
+			c.Failed++
 		default:
-			errs++
+			c.Errors++
 		}
 	}
-	return
+	return c
+}
+
+// MarshalJSON adds the counts, computed from the results so the two never
+// disagree.
+func (r StepReport) MarshalJSON() ([]byte, error) {
+	type plain StepReport // without this method
+	return json.Marshal(struct {
+		plain
+		Counts StepCounts `json:"counts"`
+	}{plain(r), r.Counts()})
 }
 
 // CheckOptions tune Check.
