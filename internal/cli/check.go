@@ -25,6 +25,9 @@ func checkCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if step != 0 && c.Bool("all") {
+				return usageErr(fmt.Errorf("give either STEP or --all, not both"))
+			}
 			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err

@@ -75,7 +75,6 @@ func TestExecErrors(t *testing.T) {
 		t.Errorf("found = %q", r.Found)
 	}
 
-
 	env, _ := testEnv(pullFailingPod("n1", "api", nil, "nginx:1.99", "ErrImagePull"))
 	env.Exec = replies("")
 	r = quick(t, env, Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "api"}, Command: []string{"id"}}})
