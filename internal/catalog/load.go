@@ -134,15 +134,23 @@ func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {
 	}
 	lab := &Lab{files: fsys, dir: dirName}
 	var errs *multierror.Error
-	for _, e := range decodeStrict(data, lab) {
-		errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+	problems, decoded := decodeStrict(data, lab)
+	for _, p := range problems {
+		errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, p))
 	}
-	if errs == nil {
+	// Validate whatever was decoded, even around unknown fields and wrong
+	// types, so the author sees every problem in one run. A field the
+	// decoder already reported is left out: "minutes: must be > 0" after
+	// "minutes: wrong type" says nothing new.
+	if decoded {
+		var semantic []string
 		if lab.ID != dirName {
-			errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: id: %q must equal its directory name %q", dirName, lab.ID, dirName))
+			semantic = append(semantic, fmt.Sprintf("id: %q must equal its directory name %q", lab.ID, dirName))
 		}
-		for _, e := range lab.Validate(opts) {
-			errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+		for _, e := range append(semantic, lab.Validate(opts)...) {
+			if !underProblem(e, problems) {
+				errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+			}
 		}
 	}
 	if err := errs.ErrorOrNil(); err != nil {
@@ -150,6 +158,20 @@ func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {
 		return nil, errs
 	}
 	return lab, nil
+}
+
+// underProblem reports whether the validation error e ("path: message")
+// is about a field at or under one the decoder reported.
+func underProblem(e string, ps []problem) bool {
+	for _, p := range ps {
+		if p.path == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(e, p.path); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[")) {
+			return true
+		}
+	}
+	return false
 }
 
 // flatten merges nested multierrors so each problem is one line.

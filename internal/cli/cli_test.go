@@ -72,6 +72,8 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{false, []string{"--labs-dir", "/nonexistent-seclab-labs", "list"}, "labs directory /nonexistent-seclab-labs: does not exist"},
 		{false, []string{"--labs-dir", notDir, "start", "secrets"}, "is not a directory"},
 		{false, []string{"--labs-dir", emptyDir, "list"}, "no labs found"},
+		{false, []string{"--labs-dir", emptyDir, "validate"}, "no labs found"},
+		{false, []string{"--labs-dir", notDir, "validate"}, "is not a directory"},
 		{false, []string{"--labs-dir", "../../labs/secrets", "validate"}, "point --labs-dir at its parent directory"},
 		{false, []string{"list", "x"}, "list takes no arguments"},
 		{false, []string{"list", "--bogus"}, "flag provided but not defined: -bogus; see: seclab list --help"},
@@ -192,7 +194,6 @@ func TestInterruptedCheckExits130(t *testing.T) {
 	}
 }
 
-
 func TestListText(t *testing.T) {
 	out, _, code := runCLI(t, "list")
 	if code != 0 {
@@ -240,8 +241,15 @@ func TestValidateBrokenLabsDir(t *testing.T) {
 	if code != ExitFailed {
 		t.Errorf("exit %d, want %d", code, ExitFailed)
 	}
-	if !strings.Contains(errOut, "typos/lab.yaml: profil: unknown field") || !strings.Contains(errOut, "badchecks/lab.yaml: title: required") {
-		t.Errorf("validate did not report every problem:\n%s", errOut)
+	for _, want := range []string{
+		"typos/lab.yaml: profil: unknown field",
+		"typos/lab.yaml: profile: required", // validated despite the unknown field
+		"badchecks/lab.yaml: title: required",
+		`types/lab.yaml: minutes: wrong type`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("validate did not report %q:\n%s", want, errOut)
+		}
 	}
 }
 
