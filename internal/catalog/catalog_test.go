@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -84,16 +85,89 @@ func requireAll(t *testing.T, got []string, want ...string) {
 	}
 }
 
-// Unknown fields are all reported, each with its path, not just the first.
+// Unknown fields are all reported, each with its path, not just the first,
+// and the rest of the lab is still validated in the same run.
 func TestStrictDecodeReportsEveryUnknownField(t *testing.T) {
 	errs := loadBroken(t, "typos")
-	requireAll(t, errs,
+	want := []string{
 		"typos/lab.yaml: profil: unknown field",
 		"typos/lab.yaml: steps[0].hint: unknown field",
 		"typos/lab.yaml: steps[0].checks[0].conectivity: unknown field",
-	)
-	if len(errs) != 3 {
-		t.Errorf("want exactly the 3 unknown fields (validation waits for a clean decode), got %d:\n%s", len(errs), strings.Join(errs, "\n"))
+		"typos/lab.yaml: profile: required", // what the typo left unset
+		`typos/lab.yaml: images[0]: "nginx" has no tag`,
+		`typos/lab.yaml: images[1]: "busybox:latest" uses :latest`,
+		`typos/lab.yaml: steps[0].text: file "missing.md": not found`,
+		`typos/lab.yaml: steps[0].solution.text: file "missing-solution.md": not found`,
+	}
+	requireAll(t, errs, want...)
+	if len(errs) != len(want) {
+		t.Errorf("want exactly %d problems, got %d:\n%s", len(want), len(errs), strings.Join(errs, "\n"))
+	}
+}
+
+// Values of the wrong type are all reported with their full path (the JSON
+// decoder names only the first, without list indexes), validation still
+// runs, and a field already reported is not reported again by validation.
+func TestStrictDecodeReportsEveryWrongType(t *testing.T) {
+	errs := loadBroken(t, "types")
+	want := []string{
+		`types/lab.yaml: minutes: wrong type (string "ten", want a whole number)`,
+		`types/lab.yaml: images: wrong type (string "nginx:1.27", want a list)`,
+		"types/lab.yaml: speling: unknown field",
+		"types/lab.yaml: steps[0].checks: wrong type (a mapping, want a list)",
+		`types/lab.yaml: steps[0].solution.apply: wrong type (string "solution.yaml", want a list)`,
+		"types/lab.yaml: steps[1].title: wrong type (a list, want a string)",
+		`types/lab.yaml: steps[1].checks[0].secret.onlyKeys: wrong type (string "yes", want true or false)`,
+		"types/lab.yaml: steps[1].checks[0].secret.namespace: boolean false where text is wanted (YAML reads unquoted y, n, yes, no",
+		`types/lab.yaml: steps[1].checks[0].timeout: "5" is not a positive duration`, // a number is taken as text
+		`types/lab.yaml: steps[1].solution.text: file "nope.md": not found`,          // validation ran
+	}
+	requireAll(t, errs, want...)
+	if len(errs) != len(want) {
+		t.Errorf("want exactly %d problems, got %d:\n%s", len(want), len(errs), strings.Join(errs, "\n"))
+	}
+	for _, e := range errs {
+		for _, dup := range []string{"minutes: must be > 0", "steps[0].checks: a step needs", "steps[1].title: required"} {
+			if strings.Contains(e, dup) {
+				t.Errorf("validation repeats a decode problem: %s", e)
+			}
+		}
+	}
+}
+
+func TestBrokenYAMLIsOneProblem(t *testing.T) {
+	lab := fstest.MapFS{"lab.yaml": {Data: []byte("id: x\nsteps: [\n")}}
+	_, err := catalog.LoadLab(lab, "x", opts)
+	if err == nil || !strings.Contains(err.Error(), "x/lab.yaml: not valid YAML") || strings.Contains(err.Error(), "required") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// A labs directory without a single lab is the caller's mistake, not an
+// empty catalog to run with.
+func TestLabsDirWithoutLabs(t *testing.T) {
+	var dirErr *catalog.LabsDirError
+	empty := t.TempDir()
+	if err := os.Mkdir(empty+"/notes", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.Load(os.DirFS(empty), opts); !errors.Is(err, catalog.ErrNoLabs) {
+		t.Errorf("Load of a dir without labs: %v", err)
+	}
+	if _, err := catalog.LoadDir(empty, opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "no labs found") {
+		t.Errorf("LoadDir of a dir without labs: %v", err)
+	}
+	if _, err := catalog.LoadDir("../../labs/secrets", opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "point --labs-dir at its parent") {
+		t.Errorf("LoadDir of a lab itself: %v", err)
+	}
+	if _, err := catalog.LoadDir(empty+"/missing", opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("LoadDir of a missing dir: %v", err)
+	}
+	if _, err := catalog.LoadDir("catalog_test.go", opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("LoadDir of a file: %v", err)
+	}
+	if c, err := catalog.LoadDir("../../labs", opts); err != nil || len(c.Labs()) == 0 {
+		t.Errorf("LoadDir of the real labs: %v", err)
 	}
 }
 

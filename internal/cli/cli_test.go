@@ -4,20 +4,194 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/seclab/seclab/internal/engine"
+	"github.com/seclab/seclab/internal/state"
 	"github.com/seclab/seclab/internal/verify"
 )
 
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	return runIn(t, context.Background(), args...)
+}
+
+// runIn runs seclab with the environment the test set up. Docker points
+// nowhere: a command that reaches it fails instead of touching real
+// clusters.
+func runIn(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+	t.Helper()
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/seclab-test-docker.sock")
 	var out, errb bytes.Buffer
-	code := Main(context.Background(), append([]string{"seclab"}, args...), &out, &errb)
+	code := Main(ctx, append([]string{"seclab"}, args...), &out, &errb)
 	return out.String(), errb.String(), code
+}
+
+// withLab gives the test a state directory where the secrets lab is
+// started on a cluster that does not exist.
+func withLab(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	st, err := state.Open(filepath.Join(dir, "seclab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(func(s *state.State) error {
+		s.StartLab("secrets", "seclab-default", "kind-seclab-default", time.Now())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Bad input on any command: exit 2, nothing on stdout (no help dump), one
+// "seclab: ..." line on stderr, and no docker needed to say so.
+func TestUsageErrorsExit2WithOneLine(t *testing.T) {
+	emptyDir := t.TempDir()
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		lab  bool // a lab is started
+		args []string
+		want string
+	}{
+		{false, []string{"frobnicate"}, "unknown command 'frobnicate'"},
+		{false, []string{"--bogus", "list"}, "flag provided but not defined: -bogus; see: seclab --help"},
+		{false, []string{"--labs-dir", "/nonexistent-seclab-labs", "list"}, "labs directory /nonexistent-seclab-labs: does not exist"},
+		{false, []string{"--labs-dir", notDir, "start", "secrets"}, "is not a directory"},
+		{false, []string{"--labs-dir", emptyDir, "list"}, "no labs found"},
+		{false, []string{"--labs-dir", emptyDir, "validate"}, "no labs found"},
+		{false, []string{"--labs-dir", notDir, "validate"}, "is not a directory"},
+		{false, []string{"--labs-dir", "../../labs/secrets", "validate"}, "point --labs-dir at its parent directory"},
+		{false, []string{"list", "x"}, "list takes no arguments"},
+		{false, []string{"list", "--bogus"}, "flag provided but not defined: -bogus; see: seclab list --help"},
+		{false, []string{"list", "-o", "yaml"}, `unknown output format "yaml"`},
+		{false, []string{"status", "x"}, "status takes no arguments"},
+		{false, []string{"status", "-o", "yaml"}, "unknown output format"},
+		{false, []string{"status", "-o", "json"}, "no lab started"},
+		{false, []string{"start"}, "start needs exactly one lab id"},
+		{false, []string{"start", "a", "b"}, "start needs exactly one lab id"},
+		{false, []string{"start", "no-such-lab"}, `unknown lab "no-such-lab"`},
+		{false, []string{"start", "--image"}, "flag needs an argument: -image"},
+		{false, []string{"check"}, "no lab started"},
+		{false, []string{"check", "1", "2"}, "too many arguments: 1 2"},
+		{false, []string{"check", "abc"}, `STEP must be a step number like 2, not "abc"`},
+		{false, []string{"check", "0"}, "STEP must be a step number"},
+		{false, []string{"check", "--all", "2"}, "either STEP or --all"},
+		{false, []string{"check", "-o", "yaml"}, "unknown output format"},
+		{false, []string{"check", "--bogus"}, "see: seclab check --help"},
+		{false, []string{"hint"}, "no lab started"},
+		{false, []string{"hint", "1", "2"}, "too many arguments"},
+		{false, []string{"solution", "x"}, "STEP must be a step number"},
+		{false, []string{"solution", "--apply=maybe"}, `invalid boolean value "maybe" for -apply`},
+		{false, []string{"answer"}, "answer needs exactly one VALUE"},
+		{false, []string{"answer", "a", "b"}, "answer needs exactly one VALUE"},
+		{false, []string{"answer", "--step", "x", "v"}, `invalid value "x" for flag -step`},
+		{false, []string{"answer", "v"}, "no lab started"},
+		{false, []string{"reset", "3"}, "reset takes no arguments (did you mean --step 3?)"},
+		{false, []string{"reset", "--step", "x"}, `invalid value "x" for flag -step`},
+		{false, []string{"reset"}, "no lab started"},
+		{false, []string{"down", "x"}, "down takes no arguments"},
+		{false, []string{"down", "--all", "x"}, "down takes no arguments"},
+		{false, []string{"down"}, "no lab started"},
+		{false, []string{"doctor", "x"}, "doctor takes no arguments"},
+		{false, []string{"doctor", "-o", "yaml"}, "unknown output format"},
+		{false, []string{"validate", "x"}, "validate takes no arguments"},
+		{true, []string{"check", "9"}, "lab secrets has steps 1-4, not 9"},
+		{true, []string{"hint", "9"}, "lab secrets has steps 1-4, not 9"},
+		{true, []string{"solution", "9"}, "lab secrets has steps 1-4, not 9"},
+		{true, []string{"answer", "--step", "9", "v"}, "lab secrets has steps 1-4, not 9"},
+		{true, []string{"reset", "--step", "9"}, "lab secrets has steps 1-4, not 9"},
+		{true, []string{"reset", "--step", "-1"}, "not -1"},
+		{true, []string{"start", "secretz"}, `unknown lab "secretz"`},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			if tc.lab {
+				withLab(t)
+			} else {
+				t.Setenv("XDG_STATE_HOME", t.TempDir())
+			}
+			out, errOut, code := runIn(t, context.Background(), tc.args...)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d (stderr %q)", code, ExitUsage, errOut)
+			}
+			if out != "" {
+				t.Errorf("stdout should be empty, got %q", out)
+			}
+			if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "seclab: ") || !strings.Contains(errOut, tc.want) {
+				t.Errorf("want one line 'seclab: ...%s...', got %q", tc.want, errOut)
+			}
+		})
+	}
+}
+
+// Every command, including ones added later, rejects arguments it does not
+// take with exit 2 before doing anything.
+func TestEveryCommandRejectsExtraArguments(t *testing.T) {
+	for _, cmd := range NewApp(io.Discard, io.Discard).Commands {
+		args := []string{cmd.Name, "x"}
+		if cmd.ArgsUsage != "" {
+			args = []string{cmd.Name, "1", "2", "3"} // more than any command takes
+		}
+		t.Setenv("XDG_STATE_HOME", t.TempDir())
+		_, errOut, code := runIn(t, context.Background(), args...)
+		if code != ExitUsage || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line", args, code, errOut)
+		}
+	}
+}
+
+// Ctrl-C cancels the context: exit 130 whatever error the command returned,
+// including a check's own exit code and errors that lost the wrapping.
+func TestExitStatusInterrupted(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, "interrupted"},
+		{&ExitError{Code: ExitEnvError}, "interrupted"}, // checkExit after "interrupted before the check could finish" results
+		{&ExitError{Code: ExitFailed}, "interrupted"},
+		{context.Canceled, "interrupted"},
+		{fmt.Errorf("%w: %w", engine.ErrInterrupted, context.Canceled), "check interrupted before it finished; nothing was recorded: context canceled"},
+		{errors.New("client rate limiter Wait returned an error: context canceled"), "interrupted (client rate limiter Wait returned an error: context canceled)"},
+		{errors.New("failed to create cluster: signal: killed"), "interrupted (failed to create cluster: signal: killed)"},
+		{usageErr(errors.New("bad")), "interrupted (bad)"},
+	}
+	for _, tc := range cases {
+		code, msg := exitStatus(cancelled, tc.err)
+		if code != ExitInterrupt || msg != tc.want {
+			t.Errorf("%v: got %d %q, want %d %q", tc.err, code, msg, ExitInterrupt, tc.want)
+		}
+	}
+	if code, _ := exitStatus(context.Background(), &ExitError{Code: ExitFailed}); code != ExitFailed {
+		t.Errorf("not interrupted: exit %d, want %d", code, ExitFailed)
+	}
+}
+
+// The whole path: a cancelled context reaching the cluster layer exits 130.
+func TestInterruptedCheckExits130(t *testing.T) {
+	withLab(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, errOut, code := runIn(t, ctx, "check")
+	if code != ExitInterrupt || !strings.HasPrefix(errOut, "seclab: interrupted") {
+		t.Errorf("exit %d, stderr %q; want 130 and 'seclab: interrupted...'", code, errOut)
+	}
 }
 
 func TestListText(t *testing.T) {
@@ -55,30 +229,6 @@ func TestListJSON(t *testing.T) {
 	}
 }
 
-func TestBadInputIsOneLineAndExit2(t *testing.T) {
-	cases := [][]string{
-		{"start", "no-such-lab"},
-		{"start"},
-		{"check"},        // no lab started
-		{"check", "abc"}, // not a step number
-		{"list", "-o", "yaml"},
-		{"hint"},
-		{"frobnicate"},
-	}
-	for _, args := range cases {
-		_, errOut, code := runCLI(t, args...)
-		if code != ExitUsage {
-			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitUsage, errOut)
-		}
-		if args[0] == "frobnicate" {
-			continue // urfave prints its own help for unknown commands
-		}
-		if lines := strings.Count(strings.TrimRight(errOut, "\n"), "\n") + 1; lines != 1 || !strings.HasPrefix(errOut, "seclab: ") {
-			t.Errorf("%v: want one 'seclab: ...' line, got %q", args, errOut)
-		}
-	}
-}
-
 func TestUnknownLabNamesValidOnes(t *testing.T) {
 	_, errOut, _ := runCLI(t, "start", "netpoll")
 	if !strings.Contains(errOut, `unknown lab "netpoll"`) || !strings.Contains(errOut, "netpol, secrets") {
@@ -91,8 +241,15 @@ func TestValidateBrokenLabsDir(t *testing.T) {
 	if code != ExitFailed {
 		t.Errorf("exit %d, want %d", code, ExitFailed)
 	}
-	if !strings.Contains(errOut, "typos/lab.yaml: profil: unknown field") || !strings.Contains(errOut, "badchecks/lab.yaml: title: required") {
-		t.Errorf("validate did not report every problem:\n%s", errOut)
+	for _, want := range []string{
+		"typos/lab.yaml: profil: unknown field",
+		"typos/lab.yaml: profile: required", // validated despite the unknown field
+		"badchecks/lab.yaml: title: required",
+		`types/lab.yaml: minutes: wrong type`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("validate did not report %q:\n%s", want, errOut)
+		}
 	}
 }
 
@@ -142,5 +299,83 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 	if c := code(checkExit(rep(verify.Pass, verify.Error))); c != ExitEnvError {
 		t.Errorf("only errors: %d", c)
+	}
+}
+
+func report(step int, st ...verify.Status) engine.StepReport {
+	r := engine.StepReport{Lab: "secrets", Step: step, Of: 4, Title: "Create a Secret", Passed: true}
+	for i, s := range st {
+		r.Results = append(r.Results, verify.Result{Name: fmt.Sprintf("check %d", i+1), Status: s, Expected: "e", Found: "f"})
+		if s != verify.Pass {
+			r.Passed = false
+		}
+	}
+	return r
+}
+
+// The summary counts failures (the learner's to fix) apart from checks
+// seclab could not run.
+func TestPrintReportsSummary(t *testing.T) {
+	var b bytes.Buffer
+	reports := []engine.StepReport{
+		report(2, verify.Pass, verify.Fail, verify.Error, verify.Pass),
+		report(3, verify.Error, verify.Pass),
+		report(4, verify.Pass, verify.Pass),
+		report(1, verify.Fail),
+	}
+	if err := printReports(&b, nil, reports, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `Step 2/4: Create a Secret
+  ✓ check 1
+  ✗ check 2
+      expected: e
+      found:    f
+  ! check 3
+      could not check: f
+  ✓ check 4
+Step 2 not done yet: 1 failed, 1 could not be checked, 2 passed (of 4). Stuck? seclab hint 2
+
+Step 3/4: Create a Secret
+  ! check 1
+      could not check: f
+  ✓ check 2
+Step 3 could not be verified: 1 could not be checked, 1 passed (of 2); see the errors above, then run seclab check again.
+
+Step 4/4: Create a Secret
+  ✓ check 1
+  ✓ check 2
+Step 4 passed (2/2 checks).
+
+Step 1/4: Create a Secret
+  ✗ check 1
+      expected: e
+      found:    f
+Step 1 not done yet: 1 failed (of 1). Stuck? seclab hint 1
+`
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestStepReportJSONHasCounts(t *testing.T) {
+	data, err := json.Marshal(report(2, verify.Pass, verify.Fail, verify.Error, verify.Error))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Step    int             `json:"step"`
+		Passed  bool            `json:"passed"`
+		Results []verify.Result `json:"results"`
+		Counts  map[string]int  `json:"counts"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Step != 2 || got.Passed || len(got.Results) != 4 {
+		t.Errorf("report fields lost: %s", data)
+	}
+	if got.Counts["passed"] != 1 || got.Counts["failed"] != 1 || got.Counts["errors"] != 2 || len(got.Counts) != 3 {
+		t.Errorf("counts = %v in %s", got.Counts, data)
 	}
 }

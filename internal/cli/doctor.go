@@ -27,6 +27,9 @@ func doctorCmd() *cli.Command {
 		Usage: "check this machine: docker, node and lab images, kubectl, kernel features",
 		Flags: []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,19 +22,38 @@ type StepReport struct {
 	Results []verify.Result `json:"results"`
 }
 
-// Counts returns how many results passed, failed and errored.
-func (r StepReport) Counts() (pass, fail, errs int) {
+// StepCounts says how many of a step's checks passed, failed (the
+// learner's to fix) and could not be checked (errors).
+type StepCounts struct {
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+	Errors int `json:"errors"`
+}
+
+// Counts tallies the results.
+func (r StepReport) Counts() StepCounts {
+	var c StepCounts
 	for _, res := range r.Results {
 		switch res.Status {
 		case verify.Pass:
-			pass++
+			c.Passed++
 		case verify.Fail:
-			fail++
+			c.Failed++
 		default:
-			errs++
+			c.Errors++
 		}
 	}
-	return
+	return c
+}
+
+// MarshalJSON adds the counts, computed from the results so the two never
+// disagree.
+func (r StepReport) MarshalJSON() ([]byte, error) {
+	type plain StepReport // without this method
+	return json.Marshal(struct {
+		plain
+		Counts StepCounts `json:"counts"`
+	}{plain(r), r.Counts()})
 }
 
 // CheckOptions tune Check.
@@ -46,9 +67,15 @@ type CheckOptions struct {
 	Timeout time.Duration
 }
 
+// ErrInterrupted wraps the context's error when a check run was cut short
+// (Ctrl-C); nothing of such a run is recorded.
+var ErrInterrupted = errors.New("check interrupted before it finished; nothing was recorded")
+
 // Check verifies steps of the active lab against the cluster and records
 // the outcome. A step passes when all its checks pass; a pass is recorded
-// once and kept until reset.
+// once and kept until reset. Passes are recorded only if the lab was not
+// started or reset again while the checks ran, and not at all when ctx
+// ends first (then the error wraps ErrInterrupted and ctx.Err()).
 func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, error) {
 	act, err := e.Current()
 	if err != nil {
@@ -67,10 +94,16 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 		env.Answer = act.Progress.Answers[n]
 		reports = append(reports, checkStep(ctx, env, act.Lab, n, opts.Timeout))
 	}
+	if ctx.Err() != nil {
+		return reports, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+	}
 	err = e.Store.Update(func(s *state.State) error {
 		p := s.Lab(act.Lab.ID)
-		if p == nil || p.Cluster != act.Progress.Cluster {
-			return nil // restarted meanwhile; this run's results are stale
+		if p == nil || p.Cluster != act.Progress.Cluster || p.Run != act.Progress.Run {
+			// Started or reset meanwhile: what the checks saw may predate
+			// it (the same cluster, wiped and set up again).
+			e.Log.Warn("the lab was reset or restarted while checking; this check's results were not recorded", "lab", act.Lab.ID)
+			return nil
 		}
 		// Passes are kept: labs build on earlier steps and later steps may
 		// undo what an earlier check saw (step 2's deny-all blocks the

@@ -112,6 +112,15 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 	var last *Result
 	for n := 1; ; n++ {
 		r := safeAttempt(tctx, env, c)
+		if ctx.Err() != nil {
+			// Interrupted during the attempt: not even a Pass counts, as
+			// it may describe the cancellation (a probe cut off looks
+			// like blocked traffic). A Fail is still worth showing.
+			if r.Status == Fail {
+				last = &r
+			}
+			return interrupted(last, n)
+		}
 		if r.Status == Pass {
 			return done(r, n)
 		}
@@ -121,9 +130,6 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 			// the cluster, so the previous attempt says more.
 			if r.Status == Fail {
 				last = &r
-			}
-			if ctx.Err() != nil {
-				return interrupted(last, n)
 			}
 			if last != nil {
 				return done(*last, n)
