@@ -171,6 +171,13 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if name == "-" {
 			continue
 		}
+		if name == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// encoding/json promotes an untagged embedded struct's fields.
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
 		if name == "" {
 			name = f.Name
 		}

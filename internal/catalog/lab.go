@@ -51,6 +51,10 @@ type Step struct {
 	Solution Solution `json:"solution"`
 	// NearMisses are plausible wrong answers; each must make a check fail.
 	NearMisses []NearMiss `json:"nearMisses,omitempty"`
+	// Equivalents are right answers written another way than the solution
+	// (another selector form, more replicas); the self-test applies each
+	// in the solution's place and expects the step to pass.
+	Equivalents []NearMiss `json:"equivalents,omitempty"`
 }
 
 // Solution is what `seclab solution` shows and what the self-test does.

@@ -86,7 +86,14 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		if len(s.Checks) == 0 {
 			bad(p+".checks", "a step needs at least one check")
 		}
-		hasAnswer := false
+		hasAnswer, hasKeep := false, false
+		for _, c := range s.Checks {
+			hasKeep = hasKeep || c.Keep
+		}
+		if !hasKeep && i < len(l.Steps)-1 && len(s.Checks) > 0 {
+			// check --all judges earlier steps by their kept checks alone.
+			bad(p+".checks", "mark at least one check keep: true (what must still hold once later steps are done); check --all judges this step by those")
+		}
 		for j, c := range s.Checks {
 			for _, e := range c.Validate() {
 				errs = append(errs, fmt.Sprintf("%s.checks[%d].%s", p, j, e))
@@ -122,6 +129,18 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 			}
 			for k, f := range nm.Apply {
 				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", np, k), f)
+			}
+		}
+		for j, eq := range s.Equivalents {
+			ep := fmt.Sprintf("%s.equivalents[%d]", p, j)
+			if eq.Name == "" {
+				bad(ep+".name", "required")
+			}
+			if len(eq.Apply) == 0 && eq.Answer == "" {
+				bad(ep, "set apply or answer: an equivalent answer must do something")
+			}
+			for k, f := range eq.Apply {
+				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", ep, k), f)
 			}
 		}
 	}

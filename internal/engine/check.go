@@ -92,7 +92,7 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 	var reports []StepReport
 	for _, n := range steps {
 		env.Answer = act.Progress.Answers[n]
-		reports = append(reports, checkStep(ctx, env, act.Lab, n, opts.Timeout))
+		reports = append(reports, checkStep(ctx, env, act.Lab, n, stepSpecs(act.Lab, n, opts.All), opts.Timeout))
 	}
 	if ctx.Err() != nil {
 		return reports, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
@@ -147,15 +147,53 @@ func (e *StepRangeError) Error() string {
 	return fmt.Sprintf("lab %s has steps 1-%d, not %d", e.Lab, e.Max, e.Step)
 }
 
-func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, timeout time.Duration) StepReport {
+// stepSpecs is what checking step n runs. Alone, a step runs its own
+// checks and then the kept checks of the steps before it, so a step fails
+// when it undoes what an earlier one taught. In a whole-lab check (--all)
+// each step before the last is judged by its kept checks only: its other
+// checks describe a state later steps change on purpose (step 1's open
+// traffic is what step 2 closes), and the last step's state is the lab's.
+func stepSpecs(lab *catalog.Lab, n int, all bool) []verify.Spec {
 	step := lab.Step(n)
-	specs := step.Checks
-	if timeout > 0 {
-		specs = make([]verify.Spec, len(step.Checks))
-		for i, s := range step.Checks {
-			s.Timeout = timeout.String()
-			specs[i] = s
+	if all && n < lab.NumSteps() {
+		return kept(lab, n)
+	}
+	specs := append([]verify.Spec(nil), step.Checks...)
+	if all {
+		return specs
+	}
+	for k := 1; k < n; k++ {
+		for _, s := range kept(lab, k) {
+			if s.Name == "" {
+				s.Name = verify.DefaultName(s)
+			}
+			s.Name = fmt.Sprintf("%s (kept from step %d)", s.Name, k)
+			specs = append(specs, s)
 		}
+	}
+	return specs
+}
+
+// kept returns step n's checks marked keep.
+func kept(lab *catalog.Lab, n int) []verify.Spec {
+	var out []verify.Spec
+	for _, s := range lab.Step(n).Checks {
+		if s.Keep {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, specs []verify.Spec, timeout time.Duration) StepReport {
+	step := lab.Step(n)
+	if timeout > 0 {
+		shortened := make([]verify.Spec, len(specs))
+		for i, s := range specs {
+			s.Timeout = timeout.String()
+			shortened[i] = s
+		}
+		specs = shortened
 	}
 	results := verify.RunAll(ctx, env, specs)
 	r := StepReport{Lab: lab.ID, Step: n, Of: lab.NumSteps(), Title: step.Title, Results: results, Passed: true}

@@ -65,11 +65,8 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 	start := time.Now()
 	c := newCheck(s)
 	name := s.Name
-	if name == "" && c != nil && len(s.kinds()) == 1 {
-		name = c.describe()
-	}
 	if name == "" {
-		name = "(invalid check)"
+		name = DefaultName(s)
 	}
 	done := func(r Result, attempts int) Result {
 		r.Name, r.Kind = name, s.Kind()
@@ -159,6 +156,14 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		case <-t.C:
 		}
 	}
+}
+
+// DefaultName is the one-line name a check gets when the lab gives none.
+func DefaultName(s Spec) string {
+	if c := newCheck(s); c != nil && len(s.kinds()) == 1 {
+		return c.describe()
+	}
+	return "(invalid check)"
 }
 
 // safeAttempt turns a panic in a check into an Error result: one buggy
