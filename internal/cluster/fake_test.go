@@ -104,8 +104,16 @@ func (f *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...dockerclie
 	return image.InspectResponse{}, errdefs.NotFound(fmt.Errorf("No such image: %s", ref))
 }
 
-func (f *fakeDocker) ImageSave(context.Context, []string, ...dockerclient.ImageSaveOption) (io.ReadCloser, error) {
-	return nil, errors.New("fakeDocker: ImageSave not faked")
+// ImageSave returns a stand-in archive, "REF ID", that fakeNode imports.
+func (f *fakeDocker) ImageSave(_ context.Context, refs []string, _ ...dockerclient.ImageSaveOption) (io.ReadCloser, error) {
+	if len(refs) != 1 {
+		return nil, fmt.Errorf("fakeDocker: saving %d images at once", len(refs))
+	}
+	id, ok := f.images[refs[0]]
+	if !ok {
+		return nil, errdefs.NotFound(fmt.Errorf("No such image: %s", refs[0]))
+	}
+	return io.NopCloser(strings.NewReader(refs[0] + " " + id)), nil
 }
 
 // addNodes adds the node containers of a kind cluster the way kind makes
@@ -169,6 +177,7 @@ type fakeKind struct {
 	calls     []string
 	configs   []*v1alpha4.Cluster
 	createErr error
+	nodes     []nodes.Node // what ListNodes returns
 }
 
 func (k *fakeKind) Create(name string, cfg *v1alpha4.Cluster, nodeImage, _ string) error {
@@ -196,10 +205,8 @@ func (k *fakeKind) Delete(name, _ string) error {
 func (k *fakeKind) KubeConfig(string) (string, error) {
 	return "", errors.New("fakeKind: no kubeconfig")
 }
-func (k *fakeKind) ExportKubeConfig(string, string) error { return nil }
-func (k *fakeKind) ListNodes(string) ([]nodes.Node, error) {
-	return nil, nil
-}
+func (k *fakeKind) ExportKubeConfig(string, string) error  { return nil }
+func (k *fakeKind) ListNodes(string) ([]nodes.Node, error) { return k.nodes, nil }
 
 const testImage = "kindest/node:test"
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	kinderrors "sigs.k8s.io/kind/pkg/errors"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 )
@@ -307,5 +308,43 @@ func TestCreateFailureReported(t *testing.T) {
 	_, err := m.Create(ctx, mustProfile(t, "netpol"), testImage)
 	if err == nil || !strings.Contains(err.Error(), "kubeadm init") || !strings.Contains(err.Error(), "  kubeadm line 3") {
 		t.Errorf("err = %v, want the command and its output", err)
+	}
+}
+
+// LoadImages copies an image only into the nodes whose containerd lacks
+// that exact image ID, and tells loaded, current and missing apart.
+func TestLoadImages(t *testing.T) {
+	m, d, k := newFakeManager()
+	d.images["nginx:1.27"] = "sha256:nginx-new"
+	d.images["busybox:1.36"] = "sha256:bb"
+	cp := &fakeNode{name: "seclab-netpol-control-plane", role: "control-plane", images: map[string]string{
+		"docker.io/library/nginx:1.27": "sha256:nginx-old", "docker.io/library/busybox:1.36": "sha256:bb"}}
+	w := &fakeNode{name: "seclab-netpol-worker", role: "worker", images: map[string]string{
+		"docker.io/library/busybox:1.36": "sha256:bb"}}
+	k.nodes = []nodes.Node{w, cp}
+
+	got, err := m.LoadImages(ctx, "seclab-netpol", []string{"nginx:1.27", "busybox:1.36", "absent:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LoadResult{{Image: "nginx:1.27", Loaded: true}, {Image: "busybox:1.36", Current: true}, {Image: "absent:1", Missing: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("results %+v, want %+v", got, want)
+	}
+	for _, n := range []*fakeNode{cp, w} {
+		if !reflect.DeepEqual(n.imports, []string{"nginx:1.27"}) {
+			t.Errorf("%s imported %q, want only nginx:1.27", n.name, n.imports)
+		}
+		if id := n.images["docker.io/library/nginx:1.27"]; id != "sha256:nginx-new" {
+			t.Errorf("%s has nginx %s after loading", n.name, id)
+		}
+	}
+
+	again, err := m.LoadImages(ctx, "seclab-netpol", []string{"nginx:1.27"})
+	if err != nil || !reflect.DeepEqual(again, []LoadResult{{Image: "nginx:1.27", Current: true}}) {
+		t.Errorf("second load: %+v, %v; want current", again, err)
+	}
+	if len(cp.imports)+len(w.imports) != 2 {
+		t.Errorf("an image already there was loaded again: %q %q", cp.imports, w.imports)
 	}
 }
