@@ -13,8 +13,9 @@ type ValidateOptions struct {
 	Profiles []string
 }
 
-// Preflights are the canaries the engine knows how to run.
-var Preflights = []string{"networkpolicy"}
+// Preflights are the canaries the engine knows how to run (one
+// internal/engine/canary/<name>.yaml each), in the order doctor shows them.
+var Preflights = []string{"networkpolicy", "podsecurity", "seccomp", "apparmor"}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 

@@ -30,6 +30,7 @@ import (
 type fakeClusters struct {
 	running map[string]bool
 	deleted []string
+	nodes   verify.NodeRunner
 }
 
 func (f *fakeClusters) Find(context.Context, string) (cluster.Info, bool, error) {
@@ -62,7 +63,7 @@ func (f *fakeClusters) LoadImages(context.Context, string, []string) ([]cluster.
 }
 func (f *fakeClusters) ExportKubeConfig(string) error           { return nil }
 func (f *fakeClusters) RESTConfig(string) (*rest.Config, error) { return &rest.Config{}, nil }
-func (f *fakeClusters) NodeRunner(string) verify.NodeRunner     { return nil }
+func (f *fakeClusters) NodeRunner(string) verify.NodeRunner     { return f.nodes }
 
 // newTestEngine has the secrets lab active on a fake cluster backed by a
 // fake clientset.
