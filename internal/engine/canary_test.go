@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,6 +86,25 @@ func (c *canaryCluster) env(t *testing.T) *verify.Env {
 	c.client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		runningReady(a.(k8stesting.CreateAction).GetObject().(*corev1.Pod), "10.244.1.9")
 		return false, nil, nil
+	})
+	// The checks read NetworkPolicies through the typed client (to see
+	// which policy isolates whom): serve the applied ones.
+	c.client.PrependReactor("list", "networkpolicies", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ns := a.(k8stesting.ListAction).GetNamespace()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		list := &networkingv1.NetworkPolicyList{}
+		for k, o := range c.objects {
+			if !strings.HasPrefix(k, "networkpolicies/"+ns+"/") {
+				continue
+			}
+			var p networkingv1.NetworkPolicy
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &p); err != nil {
+				return true, nil, err
+			}
+			list.Items = append(list.Items, p)
+		}
+		return true, list, nil
 	})
 	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme())
 	dyn.PrependReactor("patch", "*", c.apply)
@@ -191,7 +211,7 @@ func (x canaryExec) Exec(ctx context.Context, ns, name, _ string, cmd []string, 
 			c.everBlocked = true
 		}
 		if blocked || c.cniSticky && c.everBlocked {
-			return "SECLAB timeout 3\n", "", 0, nil
+			return "SECLAB timeout\n", "", 0, nil
 		}
 		return "SECLAB http 200\n", "", 0, nil
 	}
@@ -260,6 +280,18 @@ func (n canaryNodes) RunOnNodes(_ context.Context, _ string, cmd []string) ([]ve
 		return nil, errors.New("canaryNodes: unexpected command")
 	}
 	return n.c.nodes, nil
+}
+
+// RunOnNode answers the connectivity checks' baseline probe: from its own
+// node a pod is always reachable (no NetworkPolicy filters that path).
+func (n canaryNodes) RunOnNode(_ context.Context, node string, cmd []string) (verify.NodeOutput, error) {
+	if n.c.nodesErr != nil {
+		return verify.NodeOutput{}, n.c.nodesErr
+	}
+	if len(cmd) < 3 || cmd[0] != "sh" || !strings.Contains(cmd[2], "SECLAB") {
+		return verify.NodeOutput{}, errors.New("canaryNodes: unexpected command")
+	}
+	return verify.NodeOutput{Node: node, Stdout: "SECLAB http 200\n"}, nil
 }
 
 func runCanaryOn(t *testing.T, c *canaryCluster, name string) CanaryResult {
@@ -362,7 +394,7 @@ func TestNetpolCanaryProvesThePolicyIsTheCause(t *testing.T) {
 	c := newCanaryCluster()
 	r := runCanaryOn(t, c, "networkpolicy")
 	wantVerdict(t, r, Enforced,
-		"before any policy: HTTP 200", "with a deny-all policy: connection timed out", "after deleting it: HTTP 200")
+		"before any policy: HTTP 200", "with a deny-all policy: connect timed out", "after deleting it: HTTP 200")
 	if !c.policyWasSet {
 		t.Error("the canary never applied its deny policy")
 	}
@@ -384,14 +416,14 @@ func TestNetpolCanaryCannotTellWhenTheBlockOutlivesThePolicy(t *testing.T) {
 	c := newCanaryCluster()
 	c.cniSticky = true
 	r := runCanaryOn(t, c, "networkpolicy")
-	wantVerdict(t, r, Unknown, "stayed after its cause was deleted", "after deleting it: connection timed out")
+	wantVerdict(t, r, Unknown, "stayed after its cause was deleted", "after deleting it: connect timed out")
 }
 
 func TestNetpolCanaryCannotTellWhenTrafficNeverFlows(t *testing.T) {
 	c := newCanaryCluster()
 	c.cniEnforces, c.cniSticky, c.everBlocked = false, true, true
 	r := runCanaryOn(t, c, "networkpolicy")
-	wantVerdict(t, r, Unknown, "control check failed", "before any policy: connection timed out")
+	wantVerdict(t, r, Unknown, "control check failed", "before any policy: connect timed out")
 	if c.policyWasSet {
 		t.Error("the policy was applied although the control failed")
 	}

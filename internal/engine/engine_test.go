@@ -149,7 +149,14 @@ func TestCheckRecordsProgressAndAdvances(t *testing.T) {
 func TestAnswerStepUsesStoredAnswer(t *testing.T) {
 	e, client, _ := newTestEngine(t)
 	ctx := context.Background()
-	_, _ = client.CoreV1().Secrets("default").Create(ctx, secret("my-secret-from-env", map[string]string{"password": "mysupersecretpassword"}), metav1.CreateOptions{})
+	// Step 4 also re-runs the kept checks of steps 1-3: their secrets.
+	for name, data := range map[string]map[string]string{
+		"my-secret-from-file":     {"mysecret": "mysupersecretpassword\n"},
+		"my-secret-from-literals": {"username": "admin", "password": "mysupersecretpassword"},
+		"my-secret-from-env":      {"password": "mysupersecretpassword"},
+	} {
+		_, _ = client.CoreV1().Secrets("default").Create(ctx, secret(name, data), metav1.CreateOptions{})
+	}
 	opts := CheckOptions{Step: 4, Timeout: 50 * time.Millisecond}
 
 	if _, err := e.Answer(4, "bXlzdXBlcnNlY3JldHBhc3N3b3Jk"); err != nil {
@@ -165,6 +172,39 @@ func TestAnswerStepUsesStoredAnswer(t *testing.T) {
 	reports, _ = e.Check(ctx, opts)
 	if !reports[0].Passed {
 		t.Fatalf("right answer rejected: %+v", reports[0].Results)
+	}
+
+	// Undoing step 1 fails step 4, naming the kept check.
+	_ = client.CoreV1().Secrets("default").Delete(ctx, "my-secret-from-file", metav1.DeleteOptions{})
+	reports, _ = e.Check(ctx, opts)
+	if reports[0].Passed {
+		t.Fatal("step 4 passed with step 1's secret deleted")
+	}
+	found := false
+	for _, r := range reports[0].Results {
+		if strings.Contains(r.Name, "(kept from step 1)") && r.Status == verify.Fail {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no failed check kept from step 1: %+v", reports[0].Results)
+	}
+
+	// check --all on the finished lab passes once the state is restored.
+	_, _ = client.CoreV1().Secrets("default").Create(ctx, secret("my-secret-from-file", map[string]string{"mysecret": "mysupersecretpassword\n"}), metav1.CreateOptions{})
+	for n := 1; n <= 3; n++ {
+		if _, err := e.Answer(n, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := e.Check(ctx, CheckOptions{All: true, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if !r.Passed {
+			t.Errorf("check --all on a finished lab: step %d failed: %+v", r.Step, r.Results)
+		}
 	}
 }
 

@@ -440,8 +440,8 @@ func probeUsable(p *corev1.Pod) bool {
 		return false
 	}
 	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.ContainersReady {
-			return c.Status == corev1.ConditionTrue
+		if (c.Type == corev1.ContainersReady || c.Type == corev1.PodReady) && c.Status == corev1.ConditionTrue {
+			return true
 		}
 	}
 	return false
