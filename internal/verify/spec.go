@@ -25,6 +25,9 @@ type Spec struct {
 	// Timeout bounds the polling of this check (Go duration, e.g. "30s").
 	// Defaults to DefaultTimeout.
 	Timeout string `json:"timeout,omitempty"`
+	// Keep marks a check that must keep holding in the steps after its own
+	// (the self-test runs it with every later step's mutants).
+	Keep bool `json:"keep,omitempty"`
 
 	Object       *ObjectSpec       `json:"object,omitempty"`
 	Absent       *AbsentSpec       `json:"absent,omitempty"`
