@@ -116,15 +116,7 @@ func (e *StepRangeError) Error() string {
 
 func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, timeout time.Duration) StepReport {
 	step := lab.Step(n)
-	specs := step.Checks
-	if timeout > 0 {
-		specs = make([]verify.Spec, len(step.Checks))
-		for i, s := range step.Checks {
-			s.Timeout = timeout.String()
-			specs[i] = s
-		}
-	}
-	results := verify.RunAll(ctx, env, specs)
+	results := verify.RunAll(ctx, env, withTimeout(step.Checks, timeout))
 	r := StepReport{Lab: lab.ID, Step: n, Of: lab.NumSteps(), Title: step.Title, Results: results, Passed: true}
 	for _, res := range results {
 		if res.Status != verify.Pass {
@@ -132,6 +124,20 @@ func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, ti
 		}
 	}
 	return r
+}
+
+// withTimeout returns specs with every deadline set to timeout (0: as the
+// lab wrote them).
+func withTimeout(specs []verify.Spec, timeout time.Duration) []verify.Spec {
+	if timeout <= 0 {
+		return specs
+	}
+	out := make([]verify.Spec, len(specs))
+	for i, s := range specs {
+		s.Timeout = timeout.String()
+		out[i] = s
+	}
+	return out
 }
 
 // Answer records the learner's answer for a step (default: the next one).
