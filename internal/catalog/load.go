@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -89,6 +90,21 @@ func LoadDir(dir string, opts ValidateOptions) (*Catalog, error) {
 		return nil, fmt.Errorf("labs directory: %w", err)
 	}
 	return Load(os.DirFS(dir), opts)
+}
+
+// LoadLabDir reads the lab in dir (a directory holding lab.yaml, named
+// after the lab) as a catalog of that one lab: an instructor's lab tested
+// on its own, whatever is beside it.
+func LoadLabDir(dir string, opts ValidateOptions) (*Catalog, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	lab, err := LoadLab(os.DirFS(abs), filepath.Base(abs), opts)
+	if err != nil {
+		return nil, flatten(err)
+	}
+	return &Catalog{labs: []*Lab{lab}}, nil
 }
 
 // LoadLab reads one lab from fsys (the lab's own directory) and validates it.
