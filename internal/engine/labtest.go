@@ -457,7 +457,7 @@ func (t *labTest) try(ctx context.Context, n int, objs []*unstructured.Unstructu
 			return tr, err
 		}
 		if same {
-			return Trial{Outcome: Equivalent, Reason: "the API server stores it exactly as the solution's object (its defaults fill in the change)"}, nil
+			return Trial{Outcome: Equivalent, Reason: "the API server stores it exactly as the solution's object: its defaults fill in the change"}, nil
 		}
 	}
 	t.settle(ctx, n, objs)
