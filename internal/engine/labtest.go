@@ -160,8 +160,9 @@ func (r *SelfTestReport) problem(format string, a ...any) {
 	r.Problems = append(r.Problems, fmt.Sprintf(format, a...))
 }
 
-// SelfTest proves lab id on the active cluster: started fresh, every step
-// fails; then step by step, each near-miss and each chosen mutant of the
+// SelfTest proves lab id on a real cluster. It starts the lab as `start`
+// does (reusing a running cluster that serves its profile); on the fresh
+// lab every step must fail; then step by step, each near-miss and each chosen mutant of the
 // step's solution (on top of the earlier steps' solutions) must make the
 // step fail, and the reference solution must pass it. It returns the
 // report, and an error only when it could not run (the report then holds
