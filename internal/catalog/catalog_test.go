@@ -240,3 +240,90 @@ func TestParseManifests(t *testing.T) {
 		t.Errorf("apiVersion-less object: %v", err)
 	}
 }
+
+func toyLab(equivalent string) fstest.MapFS {
+	return fstest.MapFS{
+		"lab.yaml": {Data: []byte(`id: toy
+title: Toy
+domain: Testing
+minutes: 1
+profile: default
+namespaces: [toy]
+steps:
+  - title: Configure
+    text: step.md
+    checks:
+      - object:
+          ref: {apiVersion: v1, kind: ConfigMap, namespace: toy, name: settings}
+          match: {data: {mode: strict}}
+    solution:
+      text: step.md
+      apply: [solution/settings.yaml]
+` + equivalent)},
+		"step.md": {Data: []byte("Do it.\n")},
+		"solution/settings.yaml": {Data: []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: toy, labels: {team: a}}
+data: {mode: strict, note: hello}
+`)},
+	}
+}
+
+func TestMutantsOfAStep(t *testing.T) {
+	lab, err := catalog.LoadLab(toyLab(""), "toy", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	muts, err := lab.Mutants(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range muts {
+		got = append(got, m.ID)
+		if m.File != "solution/settings.yaml" {
+			t.Errorf("%s: file %q", m.ID, m.File)
+		}
+	}
+	want := []string{
+		"settings.yaml#ConfigMap/settings:change-namespace:metadata.namespace=default",
+		"settings.yaml#ConfigMap/settings:change-label:metadata.labels.team",
+		"settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team",
+		"settings.yaml#ConfigMap/settings:drop-field:data.mode",
+		"settings.yaml#ConfigMap/settings:drop-field:data.note",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("mutants:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEquivalentMutantsMustExist(t *testing.T) {
+	ok := `    equivalentMutants:
+      - id: "settings.yaml#ConfigMap/settings:drop-field:data.note"
+        reason: nothing reads the note
+`
+	if _, err := catalog.LoadLab(toyLab(ok), "toy", opts); err != nil {
+		t.Fatalf("a real mutant id rejected: %v", err)
+	}
+	bad := `    equivalentMutants:
+      - id: "old-name.yaml#ConfigMap/settings:drop-field:data.note"
+        reason: nothing reads the note
+      - id: "settings.yaml#ConfigMap/settings:drop-field:data.color"
+        reason: gone
+      - id: "settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team"
+      - id: "settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team"
+        reason: twice
+      - reason: no id
+`
+	_, err := catalog.LoadLab(toyLab(bad), "toy", opts)
+	if err == nil {
+		t.Fatal("stale equivalentMutants accepted")
+	}
+	requireAll(t, strings.Split(err.Error(), "\n"),
+		`steps[0].equivalentMutants[0].id: "old-name.yaml#ConfigMap/settings:drop-field:data.note" is not a mutant of this step's solution (did you mean "settings.yaml#ConfigMap/settings:drop-field:data.note"?)`,
+		`steps[0].equivalentMutants[1].id: "settings.yaml#ConfigMap/settings:drop-field:data.color" is not a mutant of this step's solution (stale?`,
+		"steps[0].equivalentMutants[2].reason: required",
+		`steps[0].equivalentMutants[3].id: "settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team" is listed twice`,
+		"steps[0].equivalentMutants[4].id: required",
+	)
+}

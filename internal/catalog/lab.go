@@ -55,6 +55,16 @@ type Step struct {
 	// (another selector form, more replicas); the self-test applies each
 	// in the solution's place and expects the step to pass.
 	Equivalents []NearMiss `json:"equivalents,omitempty"`
+	// EquivalentMutants are generated mutants of the solution (see
+	// Lab.Mutants) that mean the same as the solution, so no check can
+	// or should catch them; the self-test reports them as equivalent.
+	EquivalentMutants []EquivalentMutant `json:"equivalentMutants,omitempty"`
+}
+
+// EquivalentMutant names a mutant by id and says why it is harmless.
+type EquivalentMutant struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
 }
 
 // Solution is what `seclab solution` shows and what the self-test does.

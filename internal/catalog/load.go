@@ -125,6 +125,21 @@ func LoadDir(dir string, opts ValidateOptions) (*Catalog, error) {
 	return c, err
 }
 
+// LoadLabDir reads the lab in dir (a directory holding lab.yaml, named
+// after the lab) as a catalog of that one lab: an instructor's lab tested
+// on its own, whatever is beside it.
+func LoadLabDir(dir string, opts ValidateOptions) (*Catalog, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	lab, err := LoadLab(os.DirFS(abs), filepath.Base(abs), opts)
+	if err != nil {
+		return nil, flatten(err)
+	}
+	return &Catalog{labs: []*Lab{lab}}, nil
+}
+
 // LoadLab reads one lab from fsys (the lab's own directory) and validates it.
 // dirName is the directory's name, which must equal the lab id.
 func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {

@@ -144,8 +144,51 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", ep, k), f)
 			}
 		}
+		if len(s.EquivalentMutants) > 0 {
+			l.checkEquivalentMutants(&errs, p, i+1)
+		}
 	}
 	return errs
+}
+
+// checkEquivalentMutants rejects entries the generator does not produce
+// (a renamed file or a changed solution leaves them stale) and entries
+// without a reason.
+func (l *Lab) checkEquivalentMutants(errs *[]string, p string, n int) {
+	muts, err := l.Mutants(n)
+	if err != nil {
+		return // the manifest problem is reported with solution.apply
+	}
+	known := map[string]bool{}
+	byTail := map[string]string{}
+	for _, m := range muts {
+		known[m.ID] = true
+		_, tail, _ := strings.Cut(m.ID, "#")
+		byTail[tail] = m.ID
+	}
+	seen := map[string]bool{}
+	for j, em := range l.Step(n).EquivalentMutants {
+		ep := fmt.Sprintf("%s.equivalentMutants[%d]", p, j)
+		switch {
+		case em.ID == "":
+			*errs = append(*errs, ep+".id: required")
+		case !known[em.ID]:
+			msg := fmt.Sprintf("%s.id: %q is not a mutant of this step's solution", ep, em.ID)
+			_, tail, _ := strings.Cut(em.ID, "#")
+			if id, ok := byTail[tail]; ok {
+				msg += fmt.Sprintf(" (did you mean %q?)", id)
+			} else {
+				msg += " (stale? seclab lab test LAB --mutants all -o json lists every id)"
+			}
+			*errs = append(*errs, msg)
+		case seen[em.ID]:
+			*errs = append(*errs, fmt.Sprintf("%s.id: %q is listed twice", ep, em.ID))
+		}
+		seen[em.ID] = true
+		if strings.TrimSpace(em.Reason) == "" {
+			*errs = append(*errs, ep+".reason: required: say why no check can tell it from the solution")
+		}
+	}
 }
 
 func (l *Lab) checkFile(errs *[]string, path, name string) {

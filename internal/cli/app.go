@@ -63,7 +63,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			listCmd(), startCmd(), statusCmd(), checkCmd(), hintCmd(), solutionCmd(), answerCmd(),
-			resetCmd(), downCmd(), doctorCmd(), validateCmd(),
+			resetCmd(), downCmd(), doctorCmd(), validateCmd(), labCmd(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main maps errors to exit codes
 		OnUsageError:   onUsageError,
@@ -152,11 +152,16 @@ func isUsage(err error) bool {
 
 // deps builds the engine for a command.
 func deps(c *cli.Context) (*engine.Engine, error) {
-	log := newLogger(c.App.ErrWriter, c.Bool("verbose"))
 	cat, err := loadCatalog(c)
 	if err != nil {
 		return nil, err
 	}
+	return engineFor(c, cat)
+}
+
+// engineFor builds the engine on a given catalog.
+func engineFor(c *cli.Context, cat *catalog.Catalog) (*engine.Engine, error) {
+	log := newLogger(c.App.ErrWriter, c.Bool("verbose"))
 	dir, err := state.DefaultDir()
 	if err != nil {
 		return nil, err
@@ -179,11 +184,14 @@ func dataDeps(c *cli.Context) (*engine.Engine, bool, error) {
 }
 
 func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
-	opts := catalog.ValidateOptions{Profiles: cluster.Profiles()}
 	if dir := c.String("labs-dir"); dir != "" {
-		return catalog.LoadDir(dir, opts)
+		return catalog.LoadDir(dir, validateOptions())
 	}
-	return catalog.Load(labs.FS, opts)
+	return catalog.Load(labs.FS, validateOptions())
+}
+
+func validateOptions() catalog.ValidateOptions {
+	return catalog.ValidateOptions{Profiles: cluster.Profiles()}
 }
 
 func newLogger(w io.Writer, verbose bool) *slog.Logger {

@@ -187,15 +187,7 @@ func kept(lab *catalog.Lab, n int) []verify.Spec {
 
 func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, specs []verify.Spec, timeout time.Duration) StepReport {
 	step := lab.Step(n)
-	if timeout > 0 {
-		shortened := make([]verify.Spec, len(specs))
-		for i, s := range specs {
-			s.Timeout = timeout.String()
-			shortened[i] = s
-		}
-		specs = shortened
-	}
-	results := verify.RunAll(ctx, env, specs)
+	results := verify.RunAll(ctx, env, withTimeout(specs, timeout))
 	r := StepReport{Lab: lab.ID, Step: n, Of: lab.NumSteps(), Title: step.Title, Results: results, Passed: true}
 	for _, res := range results {
 		if res.Status != verify.Pass {
@@ -203,6 +195,20 @@ func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, sp
 		}
 	}
 	return r
+}
+
+// withTimeout returns specs with every deadline set to timeout (0: as the
+// lab wrote them).
+func withTimeout(specs []verify.Spec, timeout time.Duration) []verify.Spec {
+	if timeout <= 0 {
+		return specs
+	}
+	out := make([]verify.Spec, len(specs))
+	for i, s := range specs {
+		s.Timeout = timeout.String()
+		out[i] = s
+	}
+	return out
 }
 
 // Answer records the learner's answer for a step (default: the next one).
