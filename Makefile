@@ -7,7 +7,7 @@ BIN := bin/seclab
 LAB ?= netpol
 export SECLAB_CACHE ?= /var/cache/seclab
 
-.PHONY: all build test unit e2e vet docker images kubectl lab airgap-selftest netpol-conformance clean bench
+.PHONY: all build test unit e2e mutants vet docker images kubectl lab airgap-selftest netpol-conformance clean bench
 
 all: build
 
@@ -43,6 +43,14 @@ unit:
 # Real kind clusters from the air-gapped images: every lab's self-test.
 e2e: images
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./e2e/ 2>&1 | tee e2e.out; exit $${PIPESTATUS[0]}
+
+# Every lab's self-test with all its generated mutants (e2e runs a sample),
+# on real clusters; long. Any survivor fails it (exit: the worst lab's).
+mutants: images build
+	@rc=0; for f in labs/*/lab.yaml; do \
+		lab=$$(basename $$(dirname $$f)); \
+		$(BIN) lab test --mutants all $$lab || { c=$$?; [ $$c -gt $$rc ] && rc=$$c; }; \
+	done; exit $$rc
 
 # Everything: vet, unit tests, the air-gapped image self-test, then the
 # real-cluster e2e tests of every lab.

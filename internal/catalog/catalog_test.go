@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -84,16 +85,89 @@ func requireAll(t *testing.T, got []string, want ...string) {
 	}
 }
 
-// Unknown fields are all reported, each with its path, not just the first.
+// Unknown fields are all reported, each with its path, not just the first,
+// and the rest of the lab is still validated in the same run.
 func TestStrictDecodeReportsEveryUnknownField(t *testing.T) {
 	errs := loadBroken(t, "typos")
-	requireAll(t, errs,
+	want := []string{
 		"typos/lab.yaml: profil: unknown field",
 		"typos/lab.yaml: steps[0].hint: unknown field",
 		"typos/lab.yaml: steps[0].checks[0].conectivity: unknown field",
-	)
-	if len(errs) != 3 {
-		t.Errorf("want exactly the 3 unknown fields (validation waits for a clean decode), got %d:\n%s", len(errs), strings.Join(errs, "\n"))
+		"typos/lab.yaml: profile: required", // what the typo left unset
+		`typos/lab.yaml: images[0]: "nginx" has no tag`,
+		`typos/lab.yaml: images[1]: "busybox:latest" uses :latest`,
+		`typos/lab.yaml: steps[0].text: file "missing.md": not found`,
+		`typos/lab.yaml: steps[0].solution.text: file "missing-solution.md": not found`,
+	}
+	requireAll(t, errs, want...)
+	if len(errs) != len(want) {
+		t.Errorf("want exactly %d problems, got %d:\n%s", len(want), len(errs), strings.Join(errs, "\n"))
+	}
+}
+
+// Values of the wrong type are all reported with their full path (the JSON
+// decoder names only the first, without list indexes), validation still
+// runs, and a field already reported is not reported again by validation.
+func TestStrictDecodeReportsEveryWrongType(t *testing.T) {
+	errs := loadBroken(t, "types")
+	want := []string{
+		`types/lab.yaml: minutes: wrong type (string "ten", want a whole number)`,
+		`types/lab.yaml: images: wrong type (string "nginx:1.27", want a list)`,
+		"types/lab.yaml: speling: unknown field",
+		"types/lab.yaml: steps[0].checks: wrong type (a mapping, want a list)",
+		`types/lab.yaml: steps[0].solution.apply: wrong type (string "solution.yaml", want a list)`,
+		"types/lab.yaml: steps[1].title: wrong type (a list, want a string)",
+		`types/lab.yaml: steps[1].checks[0].secret.onlyKeys: wrong type (string "yes", want true or false)`,
+		"types/lab.yaml: steps[1].checks[0].secret.namespace: boolean false where text is wanted (YAML reads unquoted y, n, yes, no",
+		`types/lab.yaml: steps[1].checks[0].timeout: "5" is not a positive duration`, // a number is taken as text
+		`types/lab.yaml: steps[1].solution.text: file "nope.md": not found`,          // validation ran
+	}
+	requireAll(t, errs, want...)
+	if len(errs) != len(want) {
+		t.Errorf("want exactly %d problems, got %d:\n%s", len(want), len(errs), strings.Join(errs, "\n"))
+	}
+	for _, e := range errs {
+		for _, dup := range []string{"minutes: must be > 0", "steps[0].checks: a step needs", "steps[1].title: required"} {
+			if strings.Contains(e, dup) {
+				t.Errorf("validation repeats a decode problem: %s", e)
+			}
+		}
+	}
+}
+
+func TestBrokenYAMLIsOneProblem(t *testing.T) {
+	lab := fstest.MapFS{"lab.yaml": {Data: []byte("id: x\nsteps: [\n")}}
+	_, err := catalog.LoadLab(lab, "x", opts)
+	if err == nil || !strings.Contains(err.Error(), "x/lab.yaml: not valid YAML") || strings.Contains(err.Error(), "required") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// A labs directory without a single lab is the caller's mistake, not an
+// empty catalog to run with.
+func TestLabsDirWithoutLabs(t *testing.T) {
+	var dirErr *catalog.LabsDirError
+	empty := t.TempDir()
+	if err := os.Mkdir(empty+"/notes", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.Load(os.DirFS(empty), opts); !errors.Is(err, catalog.ErrNoLabs) {
+		t.Errorf("Load of a dir without labs: %v", err)
+	}
+	if _, err := catalog.LoadDir(empty, opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "no labs found") {
+		t.Errorf("LoadDir of a dir without labs: %v", err)
+	}
+	if _, err := catalog.LoadDir("../../labs/secrets", opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "point --labs-dir at its parent") {
+		t.Errorf("LoadDir of a lab itself: %v", err)
+	}
+	if _, err := catalog.LoadDir(empty+"/missing", opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("LoadDir of a missing dir: %v", err)
+	}
+	if _, err := catalog.LoadDir("catalog_test.go", opts); !errors.As(err, &dirErr) || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("LoadDir of a file: %v", err)
+	}
+	if c, err := catalog.LoadDir("../../labs", opts); err != nil || len(c.Labs()) == 0 {
+		t.Errorf("LoadDir of the real labs: %v", err)
 	}
 }
 
@@ -115,6 +189,9 @@ func TestValidateCollectsAllErrors(t *testing.T) {
 		`steps[0].checks[1].connectivity.expect: "maybe" is not one of allowed, blocked`,
 		"steps[0].solution.answer: required: the step has an answer check",
 		`steps[0].checks[3].timeout: "soon" is not a positive duration`,
+		"steps[0].checks[4].object.match.spec.ports.$contians: unknown operator (known: $absent, $contains,",
+		`steps[0].checks[4].object.match.spec.clusterIP.$regex: "10.(" is not a valid regular expression`,
+		`steps[0].checks[5].selects.pods: "app in (a" is not a label selector`,
 		"imagePullPolicy Always cannot work offline",
 		"steps[0].nearMisses[0].name: required",
 		"steps[0].nearMisses[0]: set apply or answer",
@@ -162,4 +239,91 @@ func TestParseManifests(t *testing.T) {
 	if _, err := catalog.ParseManifests([]byte("kind: Pod\nmetadata: {name: x}\n")); err == nil || !strings.Contains(err.Error(), "apiVersion is required") {
 		t.Errorf("apiVersion-less object: %v", err)
 	}
+}
+
+func toyLab(equivalent string) fstest.MapFS {
+	return fstest.MapFS{
+		"lab.yaml": {Data: []byte(`id: toy
+title: Toy
+domain: Testing
+minutes: 1
+profile: default
+namespaces: [toy]
+steps:
+  - title: Configure
+    text: step.md
+    checks:
+      - object:
+          ref: {apiVersion: v1, kind: ConfigMap, namespace: toy, name: settings}
+          match: {data: {mode: strict}}
+    solution:
+      text: step.md
+      apply: [solution/settings.yaml]
+` + equivalent)},
+		"step.md": {Data: []byte("Do it.\n")},
+		"solution/settings.yaml": {Data: []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: toy, labels: {team: a}}
+data: {mode: strict, note: hello}
+`)},
+	}
+}
+
+func TestMutantsOfAStep(t *testing.T) {
+	lab, err := catalog.LoadLab(toyLab(""), "toy", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	muts, err := lab.Mutants(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range muts {
+		got = append(got, m.ID)
+		if m.File != "solution/settings.yaml" {
+			t.Errorf("%s: file %q", m.ID, m.File)
+		}
+	}
+	want := []string{
+		"settings.yaml#ConfigMap/settings:change-namespace:metadata.namespace=default",
+		"settings.yaml#ConfigMap/settings:change-label:metadata.labels.team",
+		"settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team",
+		"settings.yaml#ConfigMap/settings:drop-field:data.mode",
+		"settings.yaml#ConfigMap/settings:drop-field:data.note",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("mutants:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEquivalentMutantsMustExist(t *testing.T) {
+	ok := `    equivalentMutants:
+      - id: "settings.yaml#ConfigMap/settings:drop-field:data.note"
+        reason: nothing reads the note
+`
+	if _, err := catalog.LoadLab(toyLab(ok), "toy", opts); err != nil {
+		t.Fatalf("a real mutant id rejected: %v", err)
+	}
+	bad := `    equivalentMutants:
+      - id: "old-name.yaml#ConfigMap/settings:drop-field:data.note"
+        reason: nothing reads the note
+      - id: "settings.yaml#ConfigMap/settings:drop-field:data.color"
+        reason: gone
+      - id: "settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team"
+      - id: "settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team"
+        reason: twice
+      - reason: no id
+`
+	_, err := catalog.LoadLab(toyLab(bad), "toy", opts)
+	if err == nil {
+		t.Fatal("stale equivalentMutants accepted")
+	}
+	requireAll(t, strings.Split(err.Error(), "\n"),
+		`steps[0].equivalentMutants[0].id: "old-name.yaml#ConfigMap/settings:drop-field:data.note" is not a mutant of this step's solution (did you mean "settings.yaml#ConfigMap/settings:drop-field:data.note"?)`,
+		`steps[0].equivalentMutants[1].id: "settings.yaml#ConfigMap/settings:drop-field:data.color" is not a mutant of this step's solution (stale?`,
+		"steps[0].equivalentMutants[2].reason: required",
+		`steps[0].equivalentMutants[3].id: "settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team" is listed twice`,
+		"steps[0].equivalentMutants[4].id: required",
+	)
 }

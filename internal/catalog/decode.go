@@ -1,7 +1,9 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
@@ -9,33 +11,70 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// decodeStrict decodes YAML into out and reports every field that out's type
-// does not know, each with its path (e.g. "steps[1].checks[0].conectivity").
-// The JSON decoder's own strict mode stops at the first unknown field and
-// names no path, which is useless for a lab author with several typos.
-func decodeStrict(data []byte, out any) []string {
-	var generic any
-	if err := yaml.Unmarshal(data, &generic); err != nil {
-		return []string{fmt.Sprintf("not valid YAML: %v", err)}
-	}
-	var errs []string
-	unknownFields("", generic, reflect.TypeOf(out).Elem(), &errs)
-	if err := yaml.Unmarshal(data, out); err != nil {
-		errs = append(errs, cleanJSONError(err))
-	}
-	return errs
+// problem is one decode error at a field path ("" for the whole file).
+type problem struct {
+	path, msg string
 }
 
-// unknownFields walks v (decoded YAML) alongside the Go type t.
-func unknownFields(path string, v any, t reflect.Type, errs *[]string) {
+func (p problem) String() string {
+	if p.path == "" {
+		return p.msg
+	}
+	return p.path + ": " + p.msg
+}
+
+// decodeStrict decodes YAML into out as far as it can and reports every
+// field that out's type does not know and every value of the wrong type,
+// each with its path (e.g. "steps[1].checks[0].conectivity"). The JSON
+// decoder's own strict mode stops at the first unknown field, and its type
+// errors name only the first and no index: useless for a lab author with
+// several typos. decoded is false when the YAML could not be parsed at all,
+// so out holds nothing worth validating.
+func decodeStrict(data []byte, out any) (problems []problem, decoded bool) {
+	var generic any
+	if err := yaml.Unmarshal(data, &generic); err != nil {
+		return []problem{{msg: fmt.Sprintf("not valid YAML: %v", err)}}, false
+	}
+	walk("", generic, reflect.TypeOf(out).Elem(), &problems)
+	// Fields of the wrong type are left zero; the rest is decoded. Its
+	// error repeats the walk's first type problem, so it is only reported
+	// when the walk found none (a case it does not model).
+	if err := yaml.Unmarshal(data, out); err != nil && !hasTypeProblem(problems) {
+		problems = append(problems, problem{msg: cleanJSONError(err)})
+	}
+	return problems, true
+}
+
+const wrongType = "wrong type"
+
+func hasTypeProblem(ps []problem) bool {
+	for _, p := range ps {
+		if strings.HasPrefix(p.msg, wrongType) {
+			return true
+		}
+	}
+	return false
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// walk checks v (decoded YAML, i.e. JSON values) against the Go type t.
+func walk(path string, v any, t reflect.Type, ps *[]problem) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if v == nil || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return // null leaves the zero value; custom decoders judge themselves
+	}
+	bad := func(want string) {
+		*ps = append(*ps, problem{path, fmt.Sprintf("%s (%s, want %s)", wrongType, yamlKind(v), want)})
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return // type errors are reported by the real decode
+			bad("a mapping")
+			return
 		}
 		fields := jsonFields(t)
 		keys := make([]string, 0, len(m))
@@ -47,28 +86,78 @@ func unknownFields(path string, v any, t reflect.Type, errs *[]string) {
 			ft, known := fields[k]
 			p := join(path, k)
 			if !known {
-				*errs = append(*errs, fmt.Sprintf("%s: unknown field (known: %s)", p, strings.Join(sortedKeys(fields), ", ")))
+				*ps = append(*ps, problem{p, fmt.Sprintf("unknown field (known: %s)", strings.Join(sortedKeys(fields), ", "))})
 				continue
 			}
-			unknownFields(p, m[k], ft, errs)
+			walk(p, m[k], ft, ps)
 		}
 	case reflect.Slice:
 		list, ok := v.([]any)
 		if !ok {
+			bad("a list")
 			return
 		}
 		for i, e := range list {
-			unknownFields(fmt.Sprintf("%s[%d]", path, i), e, t.Elem(), errs)
+			walk(fmt.Sprintf("%s[%d]", path, i), e, t.Elem(), ps)
 		}
 	case reflect.Map:
 		m, ok := v.(map[string]any)
 		if !ok {
+			bad("a mapping")
 			return
 		}
 		for k, e := range m {
-			unknownFields(join(path, k), e, t.Elem(), errs)
+			walk(join(path, k), e, t.Elem(), ps)
+		}
+	case reflect.String:
+		switch v.(type) {
+		case string, float64:
+			// A number is taken as its text (equals: 1000).
+		case bool:
+			// The decoder would store "true"/"false" without a word: YAML
+			// reads unquoted y, n, yes, no, on, off as booleans.
+			*ps = append(*ps, problem{path, fmt.Sprintf("%s where text is wanted (YAML reads unquoted y, n, yes, no, on, off, true and false as booleans); quote the value", yamlKind(v))})
+		default:
+			bad("a string")
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			bad("true or false")
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if f, ok := v.(float64); !ok || f != math.Trunc(f) {
+			bad("a whole number")
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, ok := v.(float64); !ok {
+			bad("a number")
 		}
 	}
+}
+
+// yamlKind names what a YAML value is, for type errors.
+func yamlKind(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("string %q", clip(x, 40))
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case float64:
+		return fmt.Sprintf("number %v", x)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.Type {
@@ -80,6 +169,13 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" {
+			continue
+		}
+		if name == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// encoding/json promotes an untagged embedded struct's fields.
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
 			continue
 		}
 		if name == "" {

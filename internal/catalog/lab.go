@@ -51,6 +51,20 @@ type Step struct {
 	Solution Solution `json:"solution"`
 	// NearMisses are plausible wrong answers; each must make a check fail.
 	NearMisses []NearMiss `json:"nearMisses,omitempty"`
+	// Equivalents are right answers written another way than the solution
+	// (another selector form, more replicas); the self-test applies each
+	// in the solution's place and expects the step to pass.
+	Equivalents []NearMiss `json:"equivalents,omitempty"`
+	// EquivalentMutants are generated mutants of the solution (see
+	// Lab.Mutants) that mean the same as the solution, so no check can
+	// or should catch them; the self-test reports them as equivalent.
+	EquivalentMutants []EquivalentMutant `json:"equivalentMutants,omitempty"`
+}
+
+// EquivalentMutant names a mutant by id and says why it is harmless.
+type EquivalentMutant struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
 }
 
 // Solution is what `seclab solution` shows and what the self-test does.

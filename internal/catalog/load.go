@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -49,6 +50,10 @@ func (c *Catalog) Get(id string) (*Lab, error) {
 	return nil, &UnknownLabError{ID: id, Valid: c.IDs()}
 }
 
+// ErrNoLabs means a labs directory holds no lab at all: a catalog without
+// labs is a mistake (a wrong --labs-dir), never something to run with.
+var ErrNoLabs = errors.New("no labs found (a lab is a subdirectory with a lab.yaml)")
+
 // Load reads every <dir>/lab.yaml at the top of fsys and validates each lab.
 // It returns all problems of all labs in one error; no partial catalog.
 func Load(fsys fs.FS, opts ValidateOptions) (*Catalog, error) {
@@ -58,6 +63,7 @@ func Load(fsys fs.FS, opts ValidateOptions) (*Catalog, error) {
 	}
 	var all *multierror.Error
 	c := &Catalog{}
+	found := 0
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -65,6 +71,7 @@ func Load(fsys fs.FS, opts ValidateOptions) (*Catalog, error) {
 		if _, err := fs.Stat(fsys, path.Join(e.Name(), "lab.yaml")); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
+		found++
 		sub, err := fs.Sub(fsys, e.Name())
 		if err != nil {
 			return nil, err
@@ -79,16 +86,58 @@ func Load(fsys fs.FS, opts ValidateOptions) (*Catalog, error) {
 	if err := all.ErrorOrNil(); err != nil {
 		return nil, flatten(err)
 	}
+	if found == 0 {
+		return nil, ErrNoLabs
+	}
 	sort.Slice(c.labs, func(i, j int) bool { return c.labs[i].ID < c.labs[j].ID })
 	return c, nil
 }
 
+// LabsDirError is a labs directory that cannot hold labs: missing, not a
+// directory, or without a single lab. It is the caller's input that is
+// wrong, not a lab.
+type LabsDirError struct {
+	Dir    string
+	Reason string
+}
+
+func (e *LabsDirError) Error() string { return fmt.Sprintf("labs directory %s: %s", e.Dir, e.Reason) }
+
 // LoadDir is Load on a directory of the file system (instructors' own labs).
 func LoadDir(dir string, opts ValidateOptions) (*Catalog, error) {
-	if _, err := os.Stat(dir); err != nil {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &LabsDirError{Dir: dir, Reason: "does not exist"}
+	case err != nil:
 		return nil, fmt.Errorf("labs directory: %w", err)
+	case !st.IsDir():
+		return nil, &LabsDirError{Dir: dir, Reason: "is not a directory"}
 	}
-	return Load(os.DirFS(dir), opts)
+	c, err := Load(os.DirFS(dir), opts)
+	if errors.Is(err, ErrNoLabs) {
+		reason := ErrNoLabs.Error()
+		if _, serr := os.Stat(filepath.Join(dir, "lab.yaml")); serr == nil {
+			reason += "; it is a lab itself: point --labs-dir at its parent directory"
+		}
+		return nil, &LabsDirError{Dir: dir, Reason: reason}
+	}
+	return c, err
+}
+
+// LoadLabDir reads the lab in dir (a directory holding lab.yaml, named
+// after the lab) as a catalog of that one lab: an instructor's lab tested
+// on its own, whatever is beside it.
+func LoadLabDir(dir string, opts ValidateOptions) (*Catalog, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	lab, err := LoadLab(os.DirFS(abs), filepath.Base(abs), opts)
+	if err != nil {
+		return nil, flatten(err)
+	}
+	return &Catalog{labs: []*Lab{lab}}, nil
 }
 
 // LoadLab reads one lab from fsys (the lab's own directory) and validates it.
@@ -100,15 +149,23 @@ func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {
 	}
 	lab := &Lab{files: fsys, dir: dirName}
 	var errs *multierror.Error
-	for _, e := range decodeStrict(data, lab) {
-		errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+	problems, decoded := decodeStrict(data, lab)
+	for _, p := range problems {
+		errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, p))
 	}
-	if errs == nil {
+	// Validate whatever was decoded, even around unknown fields and wrong
+	// types, so the author sees every problem in one run. A field the
+	// decoder already reported is left out: "minutes: must be > 0" after
+	// "minutes: wrong type" says nothing new.
+	if decoded {
+		var semantic []string
 		if lab.ID != dirName {
-			errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: id: %q must equal its directory name %q", dirName, lab.ID, dirName))
+			semantic = append(semantic, fmt.Sprintf("id: %q must equal its directory name %q", lab.ID, dirName))
 		}
-		for _, e := range lab.Validate(opts) {
-			errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+		for _, e := range append(semantic, lab.Validate(opts)...) {
+			if !underProblem(e, problems) {
+				errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, e))
+			}
 		}
 	}
 	if err := errs.ErrorOrNil(); err != nil {
@@ -116,6 +173,20 @@ func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {
 		return nil, errs
 	}
 	return lab, nil
+}
+
+// underProblem reports whether the validation error e ("path: message")
+// is about a field at or under one the decoder reported.
+func underProblem(e string, ps []problem) bool {
+	for _, p := range ps {
+		if p.path == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(e, p.path); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[")) {
+			return true
+		}
+	}
+	return false
 }
 
 // flatten merges nested multierrors so each problem is one line.

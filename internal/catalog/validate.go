@@ -13,8 +13,9 @@ type ValidateOptions struct {
 	Profiles []string
 }
 
-// Preflights are the canaries the engine knows how to run.
-var Preflights = []string{"networkpolicy"}
+// Preflights are the canaries the engine knows how to run (one
+// internal/engine/canary/<name>.yaml each), in the order doctor shows them.
+var Preflights = []string{"networkpolicy", "podsecurity", "seccomp", "apparmor"}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
@@ -86,7 +87,14 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		if len(s.Checks) == 0 {
 			bad(p+".checks", "a step needs at least one check")
 		}
-		hasAnswer := false
+		hasAnswer, hasKeep := false, false
+		for _, c := range s.Checks {
+			hasKeep = hasKeep || c.Keep
+		}
+		if !hasKeep && i < len(l.Steps)-1 && len(s.Checks) > 0 {
+			// check --all judges earlier steps by their kept checks alone.
+			bad(p+".checks", "mark at least one check keep: true (what must still hold once later steps are done); check --all judges this step by those")
+		}
 		for j, c := range s.Checks {
 			for _, e := range c.Validate() {
 				errs = append(errs, fmt.Sprintf("%s.checks[%d].%s", p, j, e))
@@ -124,8 +132,63 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", np, k), f)
 			}
 		}
+		for j, eq := range s.Equivalents {
+			ep := fmt.Sprintf("%s.equivalents[%d]", p, j)
+			if eq.Name == "" {
+				bad(ep+".name", "required")
+			}
+			if len(eq.Apply) == 0 && eq.Answer == "" {
+				bad(ep, "set apply or answer: an equivalent answer must do something")
+			}
+			for k, f := range eq.Apply {
+				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", ep, k), f)
+			}
+		}
+		if len(s.EquivalentMutants) > 0 {
+			l.checkEquivalentMutants(&errs, p, i+1)
+		}
 	}
 	return errs
+}
+
+// checkEquivalentMutants rejects entries the generator does not produce
+// (a renamed file or a changed solution leaves them stale) and entries
+// without a reason.
+func (l *Lab) checkEquivalentMutants(errs *[]string, p string, n int) {
+	muts, err := l.Mutants(n)
+	if err != nil {
+		return // the manifest problem is reported with solution.apply
+	}
+	known := map[string]bool{}
+	byTail := map[string]string{}
+	for _, m := range muts {
+		known[m.ID] = true
+		_, tail, _ := strings.Cut(m.ID, "#")
+		byTail[tail] = m.ID
+	}
+	seen := map[string]bool{}
+	for j, em := range l.Step(n).EquivalentMutants {
+		ep := fmt.Sprintf("%s.equivalentMutants[%d]", p, j)
+		switch {
+		case em.ID == "":
+			*errs = append(*errs, ep+".id: required")
+		case !known[em.ID]:
+			msg := fmt.Sprintf("%s.id: %q is not a mutant of this step's solution", ep, em.ID)
+			_, tail, _ := strings.Cut(em.ID, "#")
+			if id, ok := byTail[tail]; ok {
+				msg += fmt.Sprintf(" (did you mean %q?)", id)
+			} else {
+				msg += " (stale? seclab lab test LAB --mutants all -o json lists every id)"
+			}
+			*errs = append(*errs, msg)
+		case seen[em.ID]:
+			*errs = append(*errs, fmt.Sprintf("%s.id: %q is listed twice", ep, em.ID))
+		}
+		seen[em.ID] = true
+		if strings.TrimSpace(em.Reason) == "" {
+			*errs = append(*errs, ep+".reason: required: say why no check can tell it from the solution")
+		}
+	}
 }
 
 func (l *Lab) checkFile(errs *[]string, path, name string) {

@@ -51,7 +51,7 @@ var Version = "dev"
 
 // NewApp builds the seclab command.
 func NewApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "seclab",
 		Usage:   "Kubernetes security labs on local kind clusters, checked against the live cluster",
 		Version: Version,
@@ -63,56 +63,105 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			listCmd(), startCmd(), statusCmd(), checkCmd(), hintCmd(), solutionCmd(), answerCmd(),
-			resetCmd(), downCmd(), doctorCmd(), validateCmd(),
+			resetCmd(), downCmd(), doctorCmd(), validateCmd(), labCmd(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main maps errors to exit codes
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErr(err)
-		},
+		OnUsageError:   onUsageError,
 	}
+	// A bad flag is one line on stderr and exit 2 on every command; without
+	// this urfave prints the command's help on stdout and returns a plain
+	// error.
+	for _, c := range app.Commands {
+		c.OnUsageError = onUsageError
+	}
+	return app
+}
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	help := "seclab --help"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		help = "seclab " + c.Command.Name + " --help"
+	}
+	return usageErr(fmt.Errorf("%w; see: %s", err, help))
+}
+
+// noArgs is the usage check of commands that take no arguments.
+func noArgs(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return nil
+	}
+	return usageErr(fmt.Errorf("%s takes no arguments, got %q; see: seclab %s --help", c.Command.Name, strings.Join(c.Args().Slice(), " "), c.Command.Name))
 }
 
 // Main runs the app and returns the process exit code. Every error ends up
 // as one line on stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	quietClientGo(args)
-	err := NewApp(stdout, stderr).RunContext(ctx, args)
-	if err == nil {
-		return ExitOK
-	}
-	var ee *ExitError
-	code := ExitEnvError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.Code
-	case errors.Is(err, context.Canceled):
-		code = ExitInterrupt
-	case isUsage(err):
-		code = ExitUsage
-	case strings.HasPrefix(err.Error(), "No help topic for "):
-		// urfave's way of saying "unknown command"
-		code = ExitUsage
-		err = fmt.Errorf("unknown command %s; see: seclab --help", strings.TrimPrefix(err.Error(), "No help topic for "))
-	}
-	if msg := err.Error(); msg != "" {
+	code, msg := exitStatus(ctx, NewApp(stdout, stderr).RunContext(ctx, args))
+	if msg != "" {
 		fmt.Fprintf(stderr, "seclab: %s\n", msg)
 	}
 	return code
 }
 
+// exitStatus maps a command's outcome to the exit code and the message for
+// stderr ("" for none).
+func exitStatus(ctx context.Context, err error) (int, string) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if ctx.Err() != nil {
+		// Ctrl-C wins however the cancellation surfaced: wrapped, as a
+		// check's "interrupted" result (exit 3 from checkExit), or inside
+		// a library's own message that no longer wraps context.Canceled.
+		switch {
+		case msg == "" || msg == context.Canceled.Error():
+			msg = "interrupted"
+		case !strings.Contains(msg, "interrupted"):
+			msg = "interrupted (" + msg + ")"
+		}
+		return ExitInterrupt, msg
+	}
+	if err == nil {
+		return ExitOK, ""
+	}
+	var ee *ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.Code, msg
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupt, msg
+	case isUsage(err):
+		return ExitUsage, msg
+	case strings.HasPrefix(msg, "No help topic for "):
+		// urfave's way of saying "unknown command"
+		return ExitUsage, fmt.Sprintf("unknown command %s; see: seclab --help", strings.TrimPrefix(msg, "No help topic for "))
+	}
+	return ExitEnvError, msg
+}
+
+// isUsage tells errors about what the learner typed (or the state they
+// asked about: no lab started) from failures to run.
 func isUsage(err error) bool {
 	var unknown *catalog.UnknownLabError
 	var step *engine.StepRangeError
-	return errors.As(err, &unknown) || errors.As(err, &step) || errors.Is(err, engine.ErrNoLab)
+	var dir *catalog.LabsDirError
+	return errors.As(err, &unknown) || errors.As(err, &step) || errors.As(err, &dir) || errors.Is(err, engine.ErrNoLab)
 }
 
 // deps builds the engine for a command.
 func deps(c *cli.Context) (*engine.Engine, error) {
-	log := newLogger(c.App.ErrWriter, c.Bool("verbose"))
 	cat, err := loadCatalog(c)
 	if err != nil {
 		return nil, err
 	}
+	return engineFor(c, cat)
+}
+
+// engineFor builds the engine on a given catalog.
+func engineFor(c *cli.Context, cat *catalog.Catalog) (*engine.Engine, error) {
+	log := newLogger(c.App.ErrWriter, c.Bool("verbose"))
 	dir, err := state.DefaultDir()
 	if err != nil {
 		return nil, err
@@ -135,11 +184,14 @@ func dataDeps(c *cli.Context) (*engine.Engine, bool, error) {
 }
 
 func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
-	opts := catalog.ValidateOptions{Profiles: cluster.Profiles()}
 	if dir := c.String("labs-dir"); dir != "" {
-		return catalog.LoadDir(dir, opts)
+		return catalog.LoadDir(dir, validateOptions())
 	}
-	return catalog.Load(labs.FS, opts)
+	return catalog.Load(labs.FS, validateOptions())
+}
+
+func validateOptions() catalog.ValidateOptions {
+	return catalog.ValidateOptions{Profiles: cluster.Profiles()}
 }
 
 func newLogger(w io.Writer, verbose bool) *slog.Logger {

@@ -25,6 +25,9 @@ func checkCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if step != 0 && c.Bool("all") {
+				return usageErr(fmt.Errorf("give either STEP or --all, not both"))
+			}
 			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err
@@ -50,9 +53,9 @@ func checkCmd() *cli.Command {
 func checkExit(reports []engine.StepReport) error {
 	var fails, errs int
 	for _, r := range reports {
-		_, f, e := r.Counts()
-		fails += f
-		errs += e
+		c := r.Counts()
+		fails += c.Failed
+		errs += c.Errors
 	}
 	switch {
 	case fails > 0:
@@ -72,15 +75,7 @@ func printReports(w io.Writer, e *engine.Engine, reports []engine.StepReport, sh
 		for _, res := range r.Results {
 			printResult(w, res)
 		}
-		pass, fail, errs := r.Counts()
-		switch {
-		case r.Passed:
-			fmt.Fprintf(w, "Step %d passed (%d/%d checks).\n", r.Step, pass, len(r.Results))
-		case fail > 0:
-			fmt.Fprintf(w, "Step %d not done yet: %d of %d checks failed. Stuck? seclab hint %d\n", r.Step, fail+errs, len(r.Results), r.Step)
-		default:
-			fmt.Fprintf(w, "Step %d could not be checked: %d checks hit an error (see above).\n", r.Step, errs)
-		}
+		fmt.Fprintln(w, summary(r))
 	}
 	if !showNext || len(reports) != 1 || !reports[0].Passed {
 		return nil
@@ -97,6 +92,32 @@ func printReports(w io.Writer, e *engine.Engine, reports []engine.StepReport, sh
 	}
 	fmt.Fprintln(w)
 	return printStep(w, act.Lab, next)
+}
+
+// summary is a step's last line. Failures (the learner's to fix) and
+// checks seclab could not run are counted apart: only failures mean the
+// learner has more to do.
+func summary(r engine.StepReport) string {
+	c := r.Counts()
+	total := len(r.Results)
+	if r.Passed {
+		return fmt.Sprintf("Step %d passed (%d/%d checks).", r.Step, c.Passed, total)
+	}
+	var parts []string
+	if c.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", c.Failed))
+	}
+	if c.Errors > 0 {
+		parts = append(parts, fmt.Sprintf("%d could not be checked", c.Errors))
+	}
+	if c.Passed > 0 {
+		parts = append(parts, fmt.Sprintf("%d passed", c.Passed))
+	}
+	counts := fmt.Sprintf("%s (of %d)", strings.Join(parts, ", "), total)
+	if c.Failed > 0 {
+		return fmt.Sprintf("Step %d not done yet: %s. Stuck? seclab hint %d", r.Step, counts, r.Step)
+	}
+	return fmt.Sprintf("Step %d could not be verified: %s; see the errors above, then run seclab check again.", r.Step, counts)
 }
 
 func printResult(w io.Writer, res verify.Result) {

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -21,19 +24,39 @@ type finding struct {
 	Detail   string `json:"detail"`
 }
 
+// doctorReport is doctor's output: this machine, then what the running
+// seclab cluster enforces (when there is one).
+type doctorReport struct {
+	Machine []finding      `json:"machine"`
+	Cluster *clusterReport `json:"cluster,omitempty"`
+}
+
+type clusterReport struct {
+	Name        string                `json:"name"`
+	Enforcement []engine.CanaryResult `json:"enforcement,omitempty"`
+	// Skipped says why there is no enforcement table.
+	Skipped string `json:"skipped,omitempty"`
+}
+
 func doctorCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "doctor",
-		Usage: "check this machine: docker, node and lab images, kubectl, kernel features",
-		Flags: []cli.Flag{outputFlag()},
+		Usage: "check this machine (docker, node and lab images, kubectl, kernel features) and what the running seclab cluster enforces",
+		Flags: []cli.Flag{
+			outputFlag(),
+			&cli.StringFlag{Name: "cluster", Usage: "seclab cluster to test for enforcement (default: the active lab's)"},
+		},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err
 			}
-			var fs []finding
+			var rep doctorReport
 			add := func(name string, ok, required bool, detail string) {
-				fs = append(fs, finding{name, ok, required, detail})
+				rep.Machine = append(rep.Machine, finding{name, ok, required, detail})
 			}
 			dockerOK := cluster.New(e.Log).Ping(c.Context) == nil
 			add("docker engine", dockerOK, true, pick(dockerOK, "reachable", cluster.ErrDockerUnavailable.Error()))
@@ -61,22 +84,19 @@ func doctorCmd() *cli.Command {
 			add("AppArmor", aa, false, pick(aa, "enabled", "not in this kernel: the apparmor lab explains instead of enforcing"))
 			v2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
 			add("cgroup", true, false, pick(v2, "v2", "v1 (hybrid); Kubernetes >= 1.35 needs failCgroupV1: false, which seclab sets"))
+
+			rep.Cluster, err = enforcement(c.Context, e, c.String("cluster"), dockerOK)
 			if asJSON {
-				if err := writeJSON(c.App.Writer, fs); err != nil {
-					return err
+				if jerr := writeJSON(c.App.Writer, rep); jerr != nil {
+					return jerr
 				}
 			} else {
-				var rows [][]string
-				for _, f := range fs {
-					mark := "✓"
-					if !f.OK {
-						mark = map[bool]string{true: "✗", false: "-"}[f.Required]
-					}
-					rows = append(rows, []string{mark + " " + f.Name, f.Detail})
-				}
-				table(c.App.Writer, rows)
+				printDoctor(c.App.Writer, rep)
 			}
-			for _, f := range fs {
+			if err != nil {
+				return err
+			}
+			for _, f := range rep.Machine {
 				if f.Required && !f.OK {
 					return &ExitError{Code: ExitFailed}
 				}
@@ -84,6 +104,72 @@ func doctorCmd() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// enforcement runs the canaries on the named cluster, or on the active
+// lab's; without either there is nothing to test (nil). Not being able to
+// test a named cluster is an error; the active lab's is only noted, since
+// doctor is often run exactly when that cluster is gone.
+func enforcement(ctx context.Context, e *engine.Engine, name string, dockerOK bool) (*clusterReport, error) {
+	named := name != ""
+	if !named {
+		act, err := e.Current()
+		if err != nil {
+			return nil, nil
+		}
+		name = act.Progress.Cluster
+	}
+	rep := &clusterReport{Name: name}
+	skip := func(err error) (*clusterReport, error) {
+		rep.Skipped = err.Error()
+		if named || errors.Is(err, context.Canceled) {
+			return rep, err
+		}
+		return rep, nil
+	}
+	if !dockerOK {
+		return skip(cluster.ErrDockerUnavailable)
+	}
+	if _, err := e.Clusters.Get(ctx, name); err != nil {
+		return skip(err)
+	}
+	results, err := e.Enforcement(ctx, name)
+	rep.Enforcement = results
+	if err != nil {
+		return skip(err)
+	}
+	return rep, nil
+}
+
+// printDoctor renders the report as two tables.
+func printDoctor(w io.Writer, rep doctorReport) {
+	var rows [][]string
+	for _, f := range rep.Machine {
+		mark := "✓"
+		if !f.OK {
+			mark = map[bool]string{true: "✗", false: "-"}[f.Required]
+		}
+		rows = append(rows, []string{mark + " " + f.Name, f.Detail})
+	}
+	table(w, rows)
+	cr := rep.Cluster
+	switch {
+	case cr == nil:
+		fmt.Fprintln(w, "\nNo seclab cluster to test for enforcement (start a lab, or pass --cluster NAME).")
+		return
+	case cr.Skipped != "":
+		fmt.Fprintf(w, "\nEnforcement on cluster %s: not tested: %s\n", cr.Name, cr.Skipped)
+		if len(cr.Enforcement) == 0 {
+			return
+		}
+	default:
+		fmt.Fprintf(w, "\nEnforcement on cluster %s:\n", cr.Name)
+	}
+	rows = [][]string{{"MECHANISM", "ENFORCED", "EVIDENCE"}}
+	for _, r := range cr.Enforcement {
+		rows = append(rows, []string{r.Title, string(r.Enforced), r.Evidence})
+	}
+	table(w, rows)
 }
 
 func labImages(e *engine.Engine) []string {

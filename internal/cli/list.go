@@ -27,6 +27,9 @@ func listCmd() *cli.Command {
 		Usage: "list the labs and your progress",
 		Flags: []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err

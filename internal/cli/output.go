@@ -17,14 +17,16 @@ func outputFlag() cli.Flag {
 	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"}
 }
 
-func wantJSON(c *cli.Context) (bool, error) {
-	switch c.String("output") {
+func wantJSON(c *cli.Context) (bool, error) { return isJSON(c.String("output")) }
+
+func isJSON(format string) (bool, error) {
+	switch format {
 	case "", "text":
 		return false, nil
 	case "json":
 		return true, nil
 	}
-	return false, usageErr(fmt.Errorf("unknown output format %q; use text or json", c.String("output")))
+	return false, usageErr(fmt.Errorf("unknown output format %q; use text or json", format))
 }
 
 func writeJSON(w io.Writer, v any) error {

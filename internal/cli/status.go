@@ -33,6 +33,9 @@ func statusCmd() *cli.Command {
 		Usage: "show the active lab, its cluster and which steps passed",
 		Flags: []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			e, asJSON, err := dataDeps(c)
 			if err != nil {
 				return err

@@ -174,6 +174,9 @@ func downCmd() *cli.Command {
 		Usage: "delete the active lab's cluster (--all: every cluster seclab created; others are never touched)",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "delete every seclab cluster"}},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			e, err := deps(c)
 			if err != nil {
 				return err

@@ -11,14 +11,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"sort"
 	"time"
 
-	dockerclient "github.com/docker/docker/client"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
 
@@ -53,8 +50,9 @@ type Info struct {
 
 // Manager creates, finds and deletes seclab's kind clusters.
 type Manager struct {
-	provider *kindcluster.Provider
-	log      *slog.Logger
+	docker dockerAPI // nil when no client could be made: every call says docker is unavailable
+	kind   kindAPI
+	log    *slog.Logger
 	// KubeconfigPath is where contexts are merged ("" = kind's default:
 	// $KUBECONFIG or ~/.kube/config), so the learner's kubectl works.
 	KubeconfigPath string
@@ -62,30 +60,15 @@ type Manager struct {
 
 // New returns a Manager using docker.
 func New(log *slog.Logger) *Manager {
-	return &Manager{
-		provider: kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(kindLogger{log})),
-		log:      log,
+	m := &Manager{kind: newKindProvider(log), log: log}
+	if d, err := newDocker(); err == nil {
+		m.docker = d
 	}
+	return m
 }
 
 // Ping checks that the docker engine answers.
-func (m *Manager) Ping(ctx context.Context) error {
-	cli, err := dockerClient()
-	if err != nil {
-		return ErrDockerUnavailable
-	}
-	defer cli.Close()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		return ErrDockerUnavailable
-	}
-	return nil
-}
-
-func dockerClient() (*dockerclient.Client, error) {
-	return dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithAPIVersionNegotiation())
-}
+func (m *Manager) Ping(ctx context.Context) error { return ping(ctx, m.docker) }
 
 // ContextName is the kubeconfig context kind writes for a cluster.
 func ContextName(cluster string) string { return "kind-" + cluster }
@@ -96,13 +79,17 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	if err := m.Ping(ctx); err != nil {
 		return nil, err
 	}
-	all, err := kindNodes(ctx)
+	all, err := kindNodes(ctx, m.docker)
 	if err != nil {
 		return nil, err
 	}
 	var out []Info
 	for name, nodes := range all {
-		if info, ok := inspect(ctx, name, nodes); ok {
+		info, ok, err := m.inspect(ctx, name, nodes)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			out = append(out, info)
 		}
 	}
@@ -110,13 +97,11 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	return out, nil
 }
 
-var profileInConfig = regexp.MustCompile(regexp.QuoteMeta(ProfileLabel) + `=([a-z0-9-]+)`)
-
 // inspect reports whether a kind cluster is seclab's, and what it is.
-func inspect(ctx context.Context, name string, nodes []nodeContainer) (Info, bool) {
-	profile := ownedProfile(ctx, name, nodes)
-	if profile == "" {
-		return Info{}, false
+func (m *Manager) inspect(ctx context.Context, name string, nodes []nodeContainer) (Info, bool, error) {
+	profile, err := ownedProfile(ctx, m.docker, name, nodes)
+	if err != nil || profile == "" {
+		return Info{}, false, err
 	}
 	info := Info{Name: name, Profile: profile, Context: ContextName(name), Nodes: len(nodes), Running: true}
 	for _, n := range nodes {
@@ -124,7 +109,7 @@ func inspect(ctx context.Context, name string, nodes []nodeContainer) (Info, boo
 			info.Running = false
 		}
 	}
-	return info, true
+	return info, true, nil
 }
 
 // lookup returns the seclab cluster called name; exists tells whether any
@@ -133,7 +118,7 @@ func (m *Manager) lookup(ctx context.Context, name string) (info Info, owned, ex
 	if err := m.Ping(ctx); err != nil {
 		return Info{}, false, false, err
 	}
-	all, err := kindNodes(ctx)
+	all, err := kindNodes(ctx, m.docker)
 	if err != nil {
 		return Info{}, false, false, err
 	}
@@ -141,8 +126,8 @@ func (m *Manager) lookup(ctx context.Context, name string) (info Info, owned, ex
 	if !exists {
 		return Info{}, false, false, nil
 	}
-	info, owned = inspect(ctx, name, nodes)
-	return info, owned, true, nil
+	info, owned, err = m.inspect(ctx, name, nodes)
+	return info, owned, true, err
 }
 
 // Find returns a running seclab cluster that serves profile want, if any.
@@ -204,22 +189,14 @@ func (m *Manager) Create(ctx context.Context, p Profile, nodeImage string) (Info
 		// Ours but not usable (stopped nodes after a docker restart): a
 		// kind cluster does not survive that, so replace it.
 		m.log.Info("replacing stopped cluster", "name", name, "running", old.Running)
-		if err := m.provider.Delete(name, m.KubeconfigPath); err != nil {
+		if err := m.kind.Delete(name, m.KubeconfigPath); err != nil {
 			return Info{}, fmt.Errorf("deleting stopped cluster %s: %w", name, err)
 		}
 	}
 	m.log.Info("creating cluster", "name", name, "profile", p.Name, "image", nodeImage)
 	start := time.Now()
-	err = m.provider.Create(name,
-		kindcluster.CreateWithV1Alpha4Config(p.kindConfig()),
-		kindcluster.CreateWithNodeImage(nodeImage),
-		kindcluster.CreateWithWaitForReady(3*time.Minute),
-		kindcluster.CreateWithKubeconfigPath(m.KubeconfigPath),
-		kindcluster.CreateWithDisplayUsage(false),
-		kindcluster.CreateWithDisplaySalutation(false),
-	)
-	if err != nil {
-		return Info{}, fmt.Errorf("creating cluster %s: %w", name, err)
+	if err := m.kind.Create(name, p.kindConfig(), nodeImage, m.KubeconfigPath); err != nil {
+		return Info{}, createError(name, err)
 	}
 	m.log.Info("cluster ready", "name", name, "took", time.Since(start).Round(time.Second))
 	return Info{Name: name, Profile: p.Name, Context: ContextName(name), Nodes: 1 + p.Workers, Running: true}, nil
@@ -228,7 +205,7 @@ func (m *Manager) Create(ctx context.Context, p Profile, nodeImage string) (Info
 // requireImage fails early, with the fix, when the node image is missing:
 // kind would otherwise try to pull it, which cannot work offline.
 func (m *Manager) requireImage(ctx context.Context, image string) error {
-	present, err := ImagePresent(ctx, image)
+	present, err := imagePresent(ctx, m.docker, image)
 	if err != nil {
 		return err
 	}
@@ -241,7 +218,7 @@ func (m *Manager) requireImage(ctx context.Context, image string) error {
 // ExportKubeConfig (re)writes the cluster's context into the learner's
 // kubeconfig, e.g. when a reused cluster's context was removed.
 func (m *Manager) ExportKubeConfig(name string) error {
-	return m.provider.ExportKubeConfig(name, m.KubeconfigPath, false)
+	return m.kind.ExportKubeConfig(name, m.KubeconfigPath)
 }
 
 // Delete removes a seclab cluster, running or stopped; anything else is
@@ -258,7 +235,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("refusing to delete %s: not a cluster seclab created", name)
 	}
 	m.log.Info("deleting cluster", "name", name)
-	if err := m.provider.Delete(name, m.KubeconfigPath); err != nil {
+	if err := m.kind.Delete(name, m.KubeconfigPath); err != nil {
 		return fmt.Errorf("deleting cluster %s: %w", name, err)
 	}
 	return nil
@@ -267,7 +244,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 // RESTConfig returns a client config for the cluster straight from kind
 // (not from the learner's kubeconfig, which they may edit).
 func (m *Manager) RESTConfig(name string) (*rest.Config, error) {
-	raw, err := m.provider.KubeConfig(name, false)
+	raw, err := m.kind.KubeConfig(name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: reading kubeconfig: %w", name, err)
 	}
@@ -281,7 +258,7 @@ func (m *Manager) RESTConfig(name string) (*rest.Config, error) {
 
 // nodes returns the cluster's nodes with the given role ("" = all).
 func (m *Manager) nodes(name, role string) ([]nodes.Node, error) {
-	all, err := m.provider.ListNodes(name)
+	all, err := m.kind.ListNodes(name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: listing nodes: %w", name, err)
 	}

@@ -9,28 +9,9 @@ import (
 	"os"
 	"strings"
 
-	dockerclient "github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 )
-
-// ImagePresent reports whether the local docker engine has image.
-func ImagePresent(ctx context.Context, image string) (bool, error) {
-	cli, err := dockerClient()
-	if err != nil {
-		return false, ErrDockerUnavailable
-	}
-	defer cli.Close()
-	_, err = cli.ImageInspect(ctx, image)
-	if errdefs.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("inspecting image %s: %w", image, err)
-	}
-	return true, nil
-}
 
 // LoadResult says what happened to one image.
 type LoadResult struct {
@@ -47,11 +28,9 @@ func (m *Manager) LoadImages(ctx context.Context, cluster string, images []strin
 	if len(images) == 0 {
 		return nil, nil
 	}
-	cli, err := dockerClient()
-	if err != nil {
-		return nil, ErrDockerUnavailable
+	if err := m.Ping(ctx); err != nil {
+		return nil, err
 	}
-	defer cli.Close()
 	all, err := m.nodes(cluster, "")
 	if err != nil {
 		return nil, err
@@ -59,18 +38,18 @@ func (m *Manager) LoadImages(ctx context.Context, cluster string, images []strin
 	var results []LoadResult
 	for _, img := range images {
 		res := LoadResult{Image: img}
-		inspect, err := cli.ImageInspect(ctx, img)
-		if errdefs.IsNotFound(err) {
+		id, err := imageID(ctx, m.docker, img)
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
 			res.Missing = true
 			results = append(results, res)
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("inspecting image %s: %w", img, err)
-		}
 		var need []nodes.Node
 		for _, n := range all {
-			if nodeImageID(n, img) != inspect.ID {
+			if nodeImageID(n, img) != id {
 				need = append(need, n)
 			}
 		}
@@ -80,7 +59,7 @@ func (m *Manager) LoadImages(ctx context.Context, cluster string, images []strin
 			continue
 		}
 		m.log.Info("loading image into nodes", "image", img, "nodes", len(need))
-		if err := loadInto(ctx, cli, img, need); err != nil {
+		if err := loadInto(ctx, m.docker, img, need); err != nil {
 			return nil, err
 		}
 		res.Loaded = true
@@ -90,8 +69,8 @@ func (m *Manager) LoadImages(ctx context.Context, cluster string, images []strin
 }
 
 // loadInto saves img once to a temp file and imports it into each node.
-func loadInto(ctx context.Context, cli *dockerclient.Client, img string, targets []nodes.Node) error {
-	rc, err := cli.ImageSave(ctx, []string{img})
+func loadInto(ctx context.Context, d dockerAPI, img string, targets []nodes.Node) error {
+	rc, err := d.ImageSave(ctx, []string{img})
 	if err != nil {
 		return fmt.Errorf("saving image %s from docker: %w", img, err)
 	}

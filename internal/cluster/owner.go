@@ -5,60 +5,50 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"regexp"
+	"strings"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/errdefs"
 )
 
-// kind's labels on node containers.
-const (
-	kindClusterLabel = "io.x-k8s.kind.cluster"
-	kindRoleLabel    = "io.x-k8s.kind.role"
-)
+// kubeadmConfig is where kind keeps a node's kubeadm config; it holds the
+// node labels seclab set, and stays readable while the node is stopped.
+const kubeadmConfig = "/kind/kubeadm.conf"
 
-// nodeContainer is one node container of a kind cluster.
-type nodeContainer struct {
-	ID, Name, Role string
-	Running        bool
-}
+var profileInConfig = regexp.MustCompile(regexp.QuoteMeta(ProfileLabel) + `=([a-z0-9-]+)`)
 
-// kindNodes lists the node containers of every kind cluster, running or
-// not, keyed by cluster name.
-func kindNodes(ctx context.Context) (map[string][]nodeContainer, error) {
-	cli, err := dockerClient()
-	if err != nil {
-		return nil, ErrDockerUnavailable
+// ownedProfile returns the seclab profile recorded in a cluster's control
+// plane node, or "" when the cluster is not seclab's. A cluster is seclab's
+// only if its name has our prefix AND its nodes carry our profile label: a
+// foreign cluster that merely shares the prefix is never touched. An error
+// means it could not be told.
+func ownedProfile(ctx context.Context, d dockerAPI, name string, nodes []nodeContainer) (string, error) {
+	if !strings.HasPrefix(name, NamePrefix) || name == NamePrefix {
+		return "", nil
 	}
-	defer cli.Close()
-	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", kindClusterLabel))})
-	if err != nil {
-		return nil, fmt.Errorf("listing kind node containers: %w", err)
-	}
-	out := map[string][]nodeContainer{}
-	for _, c := range list {
-		name := ""
-		if len(c.Names) > 0 {
-			name = c.Names[0][1:]
+	for _, n := range nodes {
+		if n.Role != "control-plane" {
+			continue
 		}
-		cluster := c.Labels[kindClusterLabel]
-		out[cluster] = append(out[cluster], nodeContainer{ID: c.ID, Name: name, Role: c.Labels[kindRoleLabel], Running: c.State == "running"})
+		conf, err := readNodeFile(ctx, d, n.ID, kubeadmConfig)
+		if errdefs.IsNotFound(err) {
+			return "", nil // not made by kind's create (or a create that died early)
+		}
+		if err != nil {
+			return "", fmt.Errorf("cluster %s: reading %s from node %s: %w", name, kubeadmConfig, n.Name, err)
+		}
+		if m := profileInConfig.FindSubmatch(conf); m != nil {
+			return string(m[1]), nil
+		}
+		return "", nil
 	}
-	for _, nodes := range out {
-		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	}
-	return out, nil
+	return "", nil
 }
 
 // readNodeFile reads a file from a node container's file system through the
 // docker API, which also works while the container is stopped.
-func readNodeFile(ctx context.Context, containerID, path string) ([]byte, error) {
-	cli, err := dockerClient()
-	if err != nil {
-		return nil, ErrDockerUnavailable
-	}
-	defer cli.Close()
-	rc, _, err := cli.CopyFromContainer(ctx, containerID, path)
+func readNodeFile(ctx context.Context, d dockerAPI, containerID, path string) ([]byte, error) {
+	rc, _, err := d.CopyFromContainer(ctx, containerID, path)
 	if err != nil {
 		return nil, err
 	}
@@ -68,28 +58,4 @@ func readNodeFile(ctx context.Context, containerID, path string) ([]byte, error)
 		return nil, err
 	}
 	return io.ReadAll(io.LimitReader(tr, 1<<20))
-}
-
-// ownedProfile returns the seclab profile recorded in a cluster's control
-// plane node, or "" when the cluster is not seclab's. A cluster is seclab's
-// only if its name has our prefix AND its nodes carry our profile label: a
-// foreign cluster that merely shares the prefix is never touched.
-func ownedProfile(ctx context.Context, name string, nodes []nodeContainer) string {
-	if len(name) <= len(NamePrefix) || name[:len(NamePrefix)] != NamePrefix {
-		return ""
-	}
-	for _, n := range nodes {
-		if n.Role != "control-plane" {
-			continue
-		}
-		conf, err := readNodeFile(ctx, n.ID, "/kind/kubeadm.conf")
-		if err != nil {
-			return ""
-		}
-		if m := profileInConfig.FindSubmatch(conf); m != nil {
-			return string(m[1])
-		}
-		return ""
-	}
-	return ""
 }

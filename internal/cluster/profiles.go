@@ -8,38 +8,28 @@ import (
 )
 
 // Profile is a kind of cluster a lab can ask for. Labs name profiles; seclab
-// creates one cluster per profile and reuses it for every lab it Covers.
+// creates one cluster per profile and reuses it for every lab it Serves.
 type Profile struct {
-	Name        string
-	Description string
+	Name string
 	// Workers is the number of worker nodes besides the control plane.
 	Workers int
 	// Covers lists other profiles whose labs can run on this cluster too.
 	Covers []string
-	// Features this profile's cluster must really have, checked at start.
-	Features []string
 }
-
-// FeatureNetworkPolicy: the CNI enforces NetworkPolicy (the air-gapped node
-// image's agent does; kindnet on a kernel without nfqueue does not).
-const FeatureNetworkPolicy = "networkpolicy"
 
 // profiles is the table of known cluster profiles.
 var profiles = map[string]Profile{
 	"default": {
-		Name:        "default",
-		Description: "one control plane and one worker",
-		Workers:     1,
+		Name:    "default",
+		Workers: 1,
 		// Same kind config as netpol; whether the CNI enforces policy is
 		// proven by the netpol lab's canary, not assumed from the profile.
 		Covers: []string{"netpol"},
 	},
 	"netpol": {
-		Name:        "netpol",
-		Description: "one control plane and one worker with a NetworkPolicy-enforcing CNI",
-		Workers:     1,
-		Covers:      []string{"default"},
-		Features:    []string{FeatureNetworkPolicy},
+		Name:    "netpol",
+		Workers: 1,
+		Covers:  []string{"default"},
 	},
 }
 
@@ -77,7 +67,7 @@ func (p Profile) Serves(want string) bool {
 }
 
 // ClusterName is the kind cluster name seclab uses for a profile. The
-// prefix is half of the ownership test (see owned).
+// prefix is half of the ownership test (see ownedProfile).
 func (p Profile) ClusterName() string { return NamePrefix + p.Name }
 
 // NamePrefix starts the name of every cluster seclab creates.

@@ -22,8 +22,8 @@ import (
 
 const fieldManager = "seclab"
 
-// resourceFor maps an object's kind to its API resource.
-func resourceFor(env *verify.Env, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+// mappingFor maps an object's kind to its API resource and scope.
+func mappingFor(env *verify.Env, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	mapping, err := env.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
@@ -36,6 +36,15 @@ func resourceFor(env *verify.Env, gvk schema.GroupVersionKind, namespace string)
 		if err != nil {
 			return nil, fmt.Errorf("%s is not served by this cluster: %w", gvk, err)
 		}
+	}
+	return mapping, nil
+}
+
+// resourceFor maps an object's kind to its API resource.
+func resourceFor(env *verify.Env, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	mapping, err := mappingFor(env, gvk)
+	if err != nil {
+		return nil, err
 	}
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		if namespace == "" {
@@ -66,14 +75,9 @@ func applyOne(ctx context.Context, env *verify.Env, obj *unstructured.Unstructur
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(obj.Object)
-	if err != nil {
-		return err
-	}
-	force := true
 	what := describe(obj)
 	return wait.PollUntilContextTimeout(ctx, time.Second, 90*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: fieldManager, Force: &force})
+		_, err := serverSideApply(ctx, ri, obj, false)
 		switch {
 		case err == nil:
 			return true, nil
@@ -83,6 +87,21 @@ func applyOne(ctx context.Context, env *verify.Env, obj *unstructured.Unstructur
 			return false, fmt.Errorf("applying %s: %w", what, err)
 		}
 	})
+}
+
+// serverSideApply applies obj as seclab's field manager; with dryRun the
+// API server returns what it would store (defaulted) and stores nothing.
+func serverSideApply(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, err
+	}
+	force := true
+	opts := metav1.PatchOptions{FieldManager: fieldManager, Force: &force}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	return ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
 }
 
 func isTerminating(err error) bool {

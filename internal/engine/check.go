@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,19 +22,38 @@ type StepReport struct {
 	Results []verify.Result `json:"results"`
 }
 
-// Counts returns how many results passed, failed and errored.
-func (r StepReport) Counts() (pass, fail, errs int) {
+// StepCounts says how many of a step's checks passed, failed (the
+// learner's to fix) and could not be checked (errors).
+type StepCounts struct {
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+	Errors int `json:"errors"`
+}
+
+// Counts tallies the results.
+func (r StepReport) Counts() StepCounts {
+	var c StepCounts
 	for _, res := range r.Results {
 		switch res.Status {
 		case verify.Pass:
-			pass++
+			c.Passed++
 		case verify.Fail:
-			fail++
+			c.Failed++
 		default:
-			errs++
+			c.Errors++
 		}
 	}
-	return
+	return c
+}
+
+// MarshalJSON adds the counts, computed from the results so the two never
+// disagree.
+func (r StepReport) MarshalJSON() ([]byte, error) {
+	type plain StepReport // without this method
+	return json.Marshal(struct {
+		plain
+		Counts StepCounts `json:"counts"`
+	}{plain(r), r.Counts()})
 }
 
 // CheckOptions tune Check.
@@ -46,9 +67,15 @@ type CheckOptions struct {
 	Timeout time.Duration
 }
 
+// ErrInterrupted wraps the context's error when a check run was cut short
+// (Ctrl-C); nothing of such a run is recorded.
+var ErrInterrupted = errors.New("check interrupted before it finished; nothing was recorded")
+
 // Check verifies steps of the active lab against the cluster and records
 // the outcome. A step passes when all its checks pass; a pass is recorded
-// once and kept until reset.
+// once and kept until reset. Passes are recorded only if the lab was not
+// started or reset again while the checks ran, and not at all when ctx
+// ends first (then the error wraps ErrInterrupted and ctx.Err()).
 func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, error) {
 	act, err := e.Current()
 	if err != nil {
@@ -65,12 +92,18 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 	var reports []StepReport
 	for _, n := range steps {
 		env.Answer = act.Progress.Answers[n]
-		reports = append(reports, checkStep(ctx, env, act.Lab, n, opts.Timeout))
+		reports = append(reports, checkStep(ctx, env, act.Lab, n, stepSpecs(act.Lab, n, opts.All), opts.Timeout))
+	}
+	if ctx.Err() != nil {
+		return reports, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
 	}
 	err = e.Store.Update(func(s *state.State) error {
 		p := s.Lab(act.Lab.ID)
-		if p == nil || p.Cluster != act.Progress.Cluster {
-			return nil // restarted meanwhile; this run's results are stale
+		if p == nil || p.Cluster != act.Progress.Cluster || p.Run != act.Progress.Run {
+			// Started or reset meanwhile: what the checks saw may predate
+			// it (the same cluster, wiped and set up again).
+			e.Log.Warn("the lab was reset or restarted while checking; this check's results were not recorded", "lab", act.Lab.ID)
+			return nil
 		}
 		// Passes are kept: labs build on earlier steps and later steps may
 		// undo what an earlier check saw (step 2's deny-all blocks the
@@ -114,17 +147,47 @@ func (e *StepRangeError) Error() string {
 	return fmt.Sprintf("lab %s has steps 1-%d, not %d", e.Lab, e.Max, e.Step)
 }
 
-func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, timeout time.Duration) StepReport {
+// stepSpecs is what checking step n runs. Alone, a step runs its own
+// checks and then the kept checks of the steps before it, so a step fails
+// when it undoes what an earlier one taught. In a whole-lab check (--all)
+// each step before the last is judged by its kept checks only: its other
+// checks describe a state later steps change on purpose (step 1's open
+// traffic is what step 2 closes), and the last step's state is the lab's.
+func stepSpecs(lab *catalog.Lab, n int, all bool) []verify.Spec {
 	step := lab.Step(n)
-	specs := step.Checks
-	if timeout > 0 {
-		specs = make([]verify.Spec, len(step.Checks))
-		for i, s := range step.Checks {
-			s.Timeout = timeout.String()
-			specs[i] = s
+	if all && n < lab.NumSteps() {
+		return kept(lab, n)
+	}
+	specs := append([]verify.Spec(nil), step.Checks...)
+	if all {
+		return specs
+	}
+	for k := 1; k < n; k++ {
+		for _, s := range kept(lab, k) {
+			if s.Name == "" {
+				s.Name = verify.DefaultName(s)
+			}
+			s.Name = fmt.Sprintf("%s (kept from step %d)", s.Name, k)
+			specs = append(specs, s)
 		}
 	}
-	results := verify.RunAll(ctx, env, specs)
+	return specs
+}
+
+// kept returns step n's checks marked keep.
+func kept(lab *catalog.Lab, n int) []verify.Spec {
+	var out []verify.Spec
+	for _, s := range lab.Step(n).Checks {
+		if s.Keep {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, specs []verify.Spec, timeout time.Duration) StepReport {
+	step := lab.Step(n)
+	results := verify.RunAll(ctx, env, withTimeout(specs, timeout))
 	r := StepReport{Lab: lab.ID, Step: n, Of: lab.NumSteps(), Title: step.Title, Results: results, Passed: true}
 	for _, res := range results {
 		if res.Status != verify.Pass {
@@ -132,6 +195,20 @@ func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, ti
 		}
 	}
 	return r
+}
+
+// withTimeout returns specs with every deadline set to timeout (0: as the
+// lab wrote them).
+func withTimeout(specs []verify.Spec, timeout time.Duration) []verify.Spec {
+	if timeout <= 0 {
+		return specs
+	}
+	out := make([]verify.Spec, len(specs))
+	for i, s := range specs {
+		s.Timeout = timeout.String()
+		out[i] = s
+	}
+	return out
 }
 
 // Answer records the learner's answer for a step (default: the next one).

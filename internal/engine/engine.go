@@ -46,6 +46,10 @@ type Engine struct {
 	// NewEnv builds check clients for a cluster; tests replace it.
 	NewEnv func(cfg *rest.Config) (*verify.Env, error)
 	Now    func() time.Time
+
+	// canaryTimeoutCap shortens the canaries' check deadlines in tests,
+	// where a "not enforced" answer would otherwise wait them out.
+	canaryTimeoutCap time.Duration
 }
 
 // ErrNoLab means no lab was started yet.

@@ -10,9 +10,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/seclab/seclab/internal/catalog"
 	"github.com/seclab/seclab/internal/cluster"
@@ -25,6 +30,7 @@ import (
 type fakeClusters struct {
 	running map[string]bool
 	deleted []string
+	nodes   verify.NodeRunner
 }
 
 func (f *fakeClusters) Find(context.Context, string) (cluster.Info, bool, error) {
@@ -57,7 +63,7 @@ func (f *fakeClusters) LoadImages(context.Context, string, []string) ([]cluster.
 }
 func (f *fakeClusters) ExportKubeConfig(string) error           { return nil }
 func (f *fakeClusters) RESTConfig(string) (*rest.Config, error) { return &rest.Config{}, nil }
-func (f *fakeClusters) NodeRunner(string) verify.NodeRunner     { return nil }
+func (f *fakeClusters) NodeRunner(string) verify.NodeRunner     { return f.nodes }
 
 // newTestEngine has the secrets lab active on a fake cluster backed by a
 // fake clientset.
@@ -143,7 +149,14 @@ func TestCheckRecordsProgressAndAdvances(t *testing.T) {
 func TestAnswerStepUsesStoredAnswer(t *testing.T) {
 	e, client, _ := newTestEngine(t)
 	ctx := context.Background()
-	_, _ = client.CoreV1().Secrets("default").Create(ctx, secret("my-secret-from-env", map[string]string{"password": "mysupersecretpassword"}), metav1.CreateOptions{})
+	// Step 4 also re-runs the kept checks of steps 1-3: their secrets.
+	for name, data := range map[string]map[string]string{
+		"my-secret-from-file":     {"mysecret": "mysupersecretpassword\n"},
+		"my-secret-from-literals": {"username": "admin", "password": "mysupersecretpassword"},
+		"my-secret-from-env":      {"password": "mysupersecretpassword"},
+	} {
+		_, _ = client.CoreV1().Secrets("default").Create(ctx, secret(name, data), metav1.CreateOptions{})
+	}
 	opts := CheckOptions{Step: 4, Timeout: 50 * time.Millisecond}
 
 	if _, err := e.Answer(4, "bXlzdXBlcnNlY3JldHBhc3N3b3Jk"); err != nil {
@@ -159,6 +172,39 @@ func TestAnswerStepUsesStoredAnswer(t *testing.T) {
 	reports, _ = e.Check(ctx, opts)
 	if !reports[0].Passed {
 		t.Fatalf("right answer rejected: %+v", reports[0].Results)
+	}
+
+	// Undoing step 1 fails step 4, naming the kept check.
+	_ = client.CoreV1().Secrets("default").Delete(ctx, "my-secret-from-file", metav1.DeleteOptions{})
+	reports, _ = e.Check(ctx, opts)
+	if reports[0].Passed {
+		t.Fatal("step 4 passed with step 1's secret deleted")
+	}
+	found := false
+	for _, r := range reports[0].Results {
+		if strings.Contains(r.Name, "(kept from step 1)") && r.Status == verify.Fail {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no failed check kept from step 1: %+v", reports[0].Results)
+	}
+
+	// check --all on the finished lab passes once the state is restored.
+	_, _ = client.CoreV1().Secrets("default").Create(ctx, secret("my-secret-from-file", map[string]string{"mysecret": "mysupersecretpassword\n"}), metav1.CreateOptions{})
+	for n := 1; n <= 3; n++ {
+		if _, err := e.Answer(n, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := e.Check(ctx, CheckOptions{All: true, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if !r.Passed {
+			t.Errorf("check --all on a finished lab: step %d failed: %+v", r.Step, r.Results)
+		}
 	}
 }
 
@@ -218,5 +264,86 @@ func TestCleanLabRemovesLeftoverProbePods(t *testing.T) {
 	left, _ := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if len(left.Items) != 1 || left.Items[0].Name != "learners-pod" {
 		t.Errorf("want only learners-pod left, got %d pods: %+v", len(left.Items), left.Items)
+	}
+}
+
+// A Ctrl-C during `check --all` records nothing, not even a step that had
+// fully passed before the interruption.
+func TestCheckInterruptedRecordsNothing(t *testing.T) {
+	e, client, _ := newTestEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, _ = client.CoreV1().Secrets("default").Create(ctx, secret("my-secret-from-file", map[string]string{"mysecret": "mysupersecretpassword\n"}), metav1.CreateOptions{})
+	client.PrependReactor("get", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.GetAction).GetName() == "my-secret-from-literals" {
+			cancel() // the learner presses Ctrl-C while step 2 is being checked
+		}
+		return false, nil, nil
+	})
+
+	reports, err := e.Check(ctx, CheckOptions{All: true, Timeout: time.Minute})
+	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("want an interruption error wrapping context.Canceled, got %v", err)
+	}
+	if len(reports) == 0 || reports[0].Step != 1 || !reports[0].Passed {
+		t.Fatalf("step 1 should have passed before the interruption: %+v", reports)
+	}
+	act, _ := e.Current()
+	if len(act.Progress.Passed) != 0 || !act.Progress.LastCheck.IsZero() {
+		t.Errorf("an interrupted check recorded progress: passed %v, last check %v", act.Progress.Passed, act.Progress.LastCheck)
+	}
+}
+
+// resetEnv is a second process's view of the same cluster: enough API for
+// Reset of the secrets lab (delete what it owns, list probe pods).
+func resetEnv() *verify.Env {
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "Secret"}, meta.RESTScopeNamespace)
+	mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, meta.RESTScopeRoot)
+	return &verify.Env{Client: fake.NewSimpleClientset(), Dynamic: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme()), Mapper: mapper}
+}
+
+// `seclab reset` in another terminal while `seclab check` runs: the check
+// saw the cluster before the reset, so its pass must not be recorded
+// against the lab's fresh start.
+func TestCheckDuringResetRecordsNothing(t *testing.T) {
+	e, client, fc := newTestEngine(t)
+	ctx := context.Background()
+	other := &Engine{Catalog: e.Catalog, Clusters: fc, Store: e.Store, Log: e.Log,
+		NewEnv: func(*rest.Config) (*verify.Env, error) { return resetEnv(), nil }}
+	before, _ := e.Current()
+
+	resets := 0
+	client.PrependReactor("get", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if resets == 0 {
+			resets++
+			if _, err := other.Reset(ctx, 0); err != nil {
+				t.Errorf("reset: %v", err)
+			}
+		}
+		return true, secret("my-secret-from-file", map[string]string{"mysecret": "mysupersecretpassword\n"}), nil
+	})
+
+	reports, err := e.Check(ctx, CheckOptions{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reports[0].Passed {
+		t.Fatalf("the check itself should pass: %+v", reports[0].Results)
+	}
+	after, _ := e.Current()
+	if after.Progress.Run == before.Progress.Run {
+		t.Fatal("reset did not begin a new run")
+	}
+	if len(after.Progress.Passed) != 0 {
+		t.Errorf("a pass seen before the reset was recorded after it: %v", after.Progress.Passed)
+	}
+
+	// Without a reset in between the same check is recorded.
+	if _, err := e.Check(ctx, CheckOptions{Step: 1, Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if act, _ := e.Current(); len(act.Progress.Passed) != 1 {
+		t.Errorf("an undisturbed pass was not recorded: %v", act.Progress.Passed)
 	}
 }

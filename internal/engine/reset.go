@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/seclab/seclab/internal/catalog"
 	"github.com/seclab/seclab/internal/state"
 	"github.com/seclab/seclab/internal/verify"
@@ -93,46 +91,6 @@ func applySolution(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int
 		}
 	}
 	return nil
-}
-
-// ApplyNearMiss applies a near-miss of step n (self-test) and returns an
-// undo that deletes what it created and restores the previous answer.
-func (e *Engine) ApplyNearMiss(ctx context.Context, n int, nm catalog.NearMiss) (undo func(context.Context) error, err error) {
-	act, err := e.Current()
-	if err != nil {
-		return nil, err
-	}
-	env, err := e.env(ctx, act.Progress.Cluster)
-	if err != nil {
-		return nil, err
-	}
-	var applied []*unstructured.Unstructured
-	for _, f := range nm.Apply {
-		objs, err := act.Lab.Manifests(f)
-		if err != nil {
-			return nil, err
-		}
-		if err := applyObjects(ctx, env, objs); err != nil {
-			return nil, fmt.Errorf("near-miss %q: %w", nm.Name, err)
-		}
-		applied = append(applied, objs...)
-	}
-	prev := act.Progress.Answers[n]
-	if nm.Answer != "" {
-		if _, err := e.Answer(n, nm.Answer); err != nil {
-			return nil, err
-		}
-	}
-	return func(ctx context.Context) error {
-		if err := deleteObjects(ctx, env, applied); err != nil {
-			return err
-		}
-		if nm.Answer != "" {
-			_, err := e.Answer(n, prev)
-			return err
-		}
-		return nil
-	}, nil
 }
 
 // Down deletes the active lab's cluster, or with all every seclab cluster,

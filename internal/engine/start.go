@@ -27,6 +27,9 @@ type StartResult struct {
 	Lab     *catalog.Lab
 	Cluster cluster.Info
 	Created bool
+	// Preflight has the lab's canary results, detections included (a lab
+	// that detects AppArmor decides what to teach from it).
+	Preflight []CanaryResult
 }
 
 // Start brings lab id up from scratch: a cluster for its profile (reused
@@ -78,10 +81,9 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 	if err := waitForCluster(ctx, env); err != nil {
 		return res, err
 	}
-	for _, p := range lab.Preflight {
-		if err := e.runPreflight(ctx, env, p); err != nil {
-			return res, err
-		}
+	res.Preflight, err = e.preflights(ctx, env, lab.Preflight)
+	if err != nil {
+		return res, err
 	}
 	if err := e.cleanLab(ctx, env, lab); err != nil {
 		return res, err

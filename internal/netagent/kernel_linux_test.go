@@ -22,22 +22,12 @@ import (
 // each with a bridge (br_netfilter on) and its pods on veths, routes to the
 // other node's pod CIDR. Every policy case's checks between pods and nodes
 // (IPv4 and IPv6; not external addresses, SCTP or ICMP) must hold.
-// Needs root, ip and nft; skipped otherwise and with -short.
+// Needs root, ip, nft and br_netfilter (see requireHost); skipped with -short.
 func TestKernelEnforcement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
-	if _, err := os.Stat("/proc/sys/net/bridge"); err != nil {
-		t.Skip("needs br_netfilter")
-	}
+	requireHost(t, needRoot, "ip", "nft", needBrNetfilter)
 	topo := newTopology(t)
 	defer topo.cleanup()
 
@@ -265,12 +255,7 @@ func (tp *topology) probe(sns, dns string, src, dst netip.Addr, proto uint8, por
 // routes (added, replaced, stale ones removed, foreign ones untouched), the
 // uplink MTU, sysctls and an atomic ruleset replace.
 func TestLinuxHost(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip")
-	}
+	requireHost(t, needRoot, "ip")
 	tp := &topology{prefix: fmt.Sprintf("snh%d-", os.Getpid())}
 	defer tp.cleanup()
 	s := tp.addNS(t, "node")
@@ -332,22 +317,22 @@ func TestLinuxHost(t *testing.T) {
 		t.Errorf("ip_forward = %q", out)
 	}
 
-	if _, err := exec.LookPath("nft"); err != nil {
-		return
-	}
-	rs, _ := Compile(&Snapshot{NodeName: "n1", Pods: testPods, Namespaces: testNamespaces,
-		Policies: policyCases[1].policies, ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}})
-	for i := 0; i < 2; i++ { // the second apply replaces the table
-		if err := inNS(s, func() error { return h.ApplyRuleset(Render(rs)) }); err != nil {
-			t.Fatal(err)
+	t.Run("ruleset", func(t *testing.T) {
+		requireHost(t, "nft")
+		rs, _ := Compile(&Snapshot{NodeName: "n1", Pods: testPods, Namespaces: testNamespaces,
+			Policies: policyCases[1].policies, ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}})
+		for i := 0; i < 2; i++ { // the second apply replaces the table
+			if err := inNS(s, func() error { return h.ApplyRuleset(Render(rs)) }); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	list, _ := exec.Command("ip", "netns", "exec", s, "nft", "list", "tables").Output()
-	if strings.TrimSpace(string(list)) != "table inet seclab" {
-		t.Errorf("tables: %q", list)
-	}
-	if err := inNS(s, func() error { return h.ApplyRuleset("table inet seclab { chain c { bogus } }") }); err == nil ||
-		!strings.Contains(err.Error(), "nft -f -") {
-		t.Errorf("bad script: err = %v", err)
-	}
+		list, _ := exec.Command("ip", "netns", "exec", s, "nft", "list", "tables").Output()
+		if strings.TrimSpace(string(list)) != "table inet seclab" {
+			t.Errorf("tables: %q", list)
+		}
+		if err := inNS(s, func() error { return h.ApplyRuleset("table inet seclab { chain c { bogus } }") }); err == nil ||
+			!strings.Contains(err.Error(), "nft -f -") {
+			t.Errorf("bad script: err = %v", err)
+		}
+	})
 }

@@ -5,6 +5,7 @@
 package state
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,10 @@ type Progress struct {
 	Cluster string    `json:"cluster"`
 	Context string    `json:"context"`
 	Started time.Time `json:"started"`
+	// Run identifies this start (or reset) of the lab. A check captures it
+	// before looking at the cluster and records its passes only if it is
+	// unchanged: what it saw before a reset on the same cluster is stale.
+	Run string `json:"run,omitempty"`
 	// Passed maps step number (1-based) to when it first passed.
 	Passed map[int]time.Time `json:"passed,omitempty"`
 	// Answers maps step number to the learner's submitted answer.
@@ -50,7 +55,7 @@ func (s *State) StartLab(id, cluster, context string, now time.Time) *Progress {
 	if s.Labs == nil {
 		s.Labs = map[string]*Progress{}
 	}
-	p := &Progress{Cluster: cluster, Context: context, Started: now}
+	p := &Progress{Cluster: cluster, Context: context, Started: now, Run: rand.Text()}
 	s.Labs[id] = p
 	s.Current = id
 	return p

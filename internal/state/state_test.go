@@ -149,3 +149,15 @@ func TestCrashMidWrite(t *testing.T) {
 		t.Errorf("update after crash not saved: %q", s.Current)
 	}
 }
+
+// Every start of a lab is a new run, even on the same cluster at the same
+// time: that is how a check tells a reset happened while it ran.
+func TestStartLabBeginsANewRun(t *testing.T) {
+	s := &State{}
+	now := time.Now()
+	first := s.StartLab("a", "c1", "kind-c1", now).Run
+	second := s.StartLab("a", "c1", "kind-c1", now).Run
+	if first == "" || second == "" || first == second {
+		t.Errorf("runs %q and %q: want two different non-empty ids", first, second)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -119,5 +120,24 @@ func (c *accessCheck) attempt(ctx context.Context, env *Env) Result {
 	if verdict == c.spec.Expect {
 		return passed(expected, found)
 	}
+	// The authorizer judges a name, not an account: a ServiceAccount the
+	// learner never created is simply denied, a Fail like any other, so
+	// say why (a missing account is a likelier mistake than a bad rule).
+	if !st.Allowed {
+		found += c.missingServiceAccount(ctx, env)
+	}
 	return failed(expected, found)
+}
+
+// missingServiceAccount is a hint for a denial: " (serviceaccount ns/name
+// does not exist)" when it does not, else "".
+func (c *accessCheck) missingServiceAccount(ctx context.Context, env *Env) string {
+	if c.spec.ServiceAccount == "" {
+		return ""
+	}
+	ns, name, _ := strings.Cut(c.spec.ServiceAccount, "/")
+	if _, err := env.Client.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return " (serviceaccount " + c.spec.ServiceAccount + " does not exist" + namespaceHint(ctx, env, ns) + ")"
+	}
+	return ""
 }

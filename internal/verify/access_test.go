@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -81,5 +83,27 @@ func TestAccessUser(t *testing.T) {
 	}
 	if r.Name != "user jane can create deployments.apps cluster-wide" {
 		t.Errorf("name = %q", r.Name)
+	}
+}
+
+// A denial for a ServiceAccount that does not exist says so: the likelier
+// mistake is the missing account, not the rule.
+func TestAccessDeniedNamesMissingServiceAccount(t *testing.T) {
+	spec := Spec{Access: &AccessSpec{ServiceAccount: "n287/app", Verb: "list", Resource: "pods", Namespace: "n287", Expect: ExpectAllowed}}
+	env, cs := testEnv()
+	sarReactor(t, env, cs, authorizationv1.SubjectAccessReviewStatus{Allowed: false})
+	r := quick(t, env, spec)
+	wantStatus(t, r, Fail)
+	if r.Found != "denied (no RBAC rule grants it) (serviceaccount n287/app does not exist (namespace n287 does not exist))" {
+		t.Errorf("found = %q", r.Found)
+	}
+
+	env, cs = testEnv(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n287"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "n287", Name: "app"}})
+	sarReactor(t, env, cs, authorizationv1.SubjectAccessReviewStatus{Allowed: false})
+	r = quick(t, env, spec)
+	wantStatus(t, r, Fail)
+	if r.Found != "denied (no RBAC rule grants it)" {
+		t.Errorf("found with the account present = %q", r.Found)
 	}
 }

@@ -79,7 +79,7 @@ func (c *admissionCheck) attempt(ctx context.Context, env *Env) Result {
 	if err != nil {
 		msg, denied := admissionDenial(err)
 		if !denied {
-			return admissionError(obj, err)
+			return admissionError(obj, expected, err)
 		}
 		found := "denied: " + clip(msg, 300)
 		if c.spec.Expect == ExpectDenied && c.contains(msg) {
@@ -129,12 +129,15 @@ func admissionDenial(err error) (string, bool) {
 }
 
 // admissionError explains why the object could not be tried at all.
-func admissionError(obj *unstructured.Unstructured, err error) Result {
+func admissionError(obj *unstructured.Unstructured, expected string, err error) Result {
 	switch {
 	case apierrors.IsNotFound(err):
 		var st apierrors.APIStatus
 		if errors.As(err, &st) && st.Status().Details != nil && st.Status().Details.Kind == "namespaces" {
-			return errorf("namespace %s does not exist, so admission cannot be tested there yet (create it first): %v", st.Status().Details.Name, err)
+			// Fail: the namespace carries the policy under test (Pod
+			// Security labels, the policy's binding), so the lab's setup
+			// or the learner makes it; without it the step is not done.
+			return failed(expected, fmt.Sprintf("namespace %s does not exist, so nothing can be admitted there yet (create it first)", st.Status().Details.Name))
 		}
 		return errorf("could not submit %s %s: %v", obj.GetKind(), obj.GetName(), err)
 	case apierrors.IsAlreadyExists(err):

@@ -107,9 +107,20 @@ func TestAdmissionAdmittedAndWarned(t *testing.T) {
 }
 
 func TestAdmissionErrors(t *testing.T) {
-	r := admissionRun(t, &fakeAdmit{err: apiNotFound("namespaces", "n1")}, ExpectDenied, "")
+	// The namespace holds the policy under test: missing, the step is not
+	// done (a Fail), whatever the check expects.
+	for _, expect := range []string{ExpectDenied, ExpectAdmitted} {
+		r := admissionRun(t, &fakeAdmit{err: apiNotFound("namespaces", "n1")}, expect, "")
+		wantStatus(t, r, Fail)
+		wantContains(t, "found", r.Found, "namespace n1 does not exist")
+		if r.Expected != map[string]string{ExpectDenied: "denied", ExpectAdmitted: "admitted"}[expect] {
+			t.Errorf("expected = %q", r.Expected)
+		}
+	}
+
+	r := admissionRun(t, &fakeAdmit{err: apiNotFound("pods", "priv")}, ExpectDenied, "")
 	wantStatus(t, r, Error)
-	wantContains(t, "found", r.Found, "namespace n1 does not exist")
+	wantContains(t, "found", r.Found, "could not submit Pod priv")
 
 	r = admissionRun(t, &fakeAdmit{err: errors.New("connection refused")}, ExpectDenied, "")
 	wantStatus(t, r, Error)

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,15 +40,19 @@ func (c *answerCheck) attempt(ctx context.Context, env *Env) Result {
 		}
 		ns := namespaceOr(f.Namespace)
 		sec, err := env.Client.CoreV1().Secrets(ns).Get(ctx, f.Name, metav1.GetOptions{})
+		// A missing Secret or key is a Fail: the lab's setup or an earlier
+		// step made it, so only the learner can have removed or changed it,
+		// and the step cannot be done without it. Final: the API is
+		// synchronous and the answer cannot change while checking.
 		if apierrors.IsNotFound(err) {
-			return errorf("secret %s/%s, which holds the answer, does not exist (was it deleted? the lab creates it)", ns, f.Name)
+			return final(failed(expected, fmt.Sprintf("secret %s/%s, which holds the answer, does not exist (recreate it, or rebuild the earlier steps with seclab reset --step N)", ns, f.Name)))
 		}
 		if err != nil {
 			return errorf("could not read secret %s/%s: %v", ns, f.Name, err)
 		}
 		v, ok := sec.Data[f.Key]
 		if !ok {
-			return errorf("secret %s/%s has no key %q, which holds the answer", ns, f.Name, f.Key)
+			return final(failed(expected, fmt.Sprintf("secret %s/%s has no key %q, which holds the answer", ns, f.Name, f.Key)))
 		}
 		want = string(v)
 	}

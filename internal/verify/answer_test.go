@@ -54,14 +54,19 @@ func TestAnswerFromSecret(t *testing.T) {
 	wantNotContains(t, "expected/found", r.Expected+r.Found, "s3cr3t")
 
 	missingKey := Spec{Answer: &AnswerSpec{FromSecret: &SecretKey{Name: "my-secret-from-env", Key: "token"}}}
+	// The Secret is the lab's or an earlier step's: the learner changed or
+	// removed it, so the step is not done (Fail), and waiting cannot help.
 	r = quick(t, env, missingKey)
-	wantStatus(t, r, Error)
-	if r.Found != `secret default/my-secret-from-env has no key "token", which holds the answer` {
-		t.Errorf("found = %q", r.Found)
+	wantStatus(t, r, Fail)
+	if r.Found != `secret default/my-secret-from-env has no key "token", which holds the answer` || r.Attempts != 1 {
+		t.Errorf("found = %q after %d attempts", r.Found, r.Attempts)
 	}
 	wantNotContains(t, "found", r.Found, "s3cr3t")
 
 	r = quick(t, env, Spec{Answer: &AnswerSpec{FromSecret: &SecretKey{Namespace: "n1", Name: "gone", Key: "k"}}})
-	wantStatus(t, r, Error)
+	wantStatus(t, r, Fail)
 	wantContains(t, "found", r.Found, "secret n1/gone, which holds the answer, does not exist")
+	if r.Expected != "the decoded value of secret n1/gone key k" || r.Attempts != 1 {
+		t.Errorf("expected = %q after %d attempts", r.Expected, r.Attempts)
+	}
 }

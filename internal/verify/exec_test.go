@@ -7,14 +7,15 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestExecPass(t *testing.T) {
 	ex := replies("uid=1000 gid=3000\n")
 	env := execEnv(ex)
 	r := quick(t, env, Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Selector: "x"}, Command: []string{"id"}, StdoutContains: "uid=1000"}})
-	// Selector x matches no pod: an Error naming the selector.
-	wantStatus(t, r, Error)
+	// Selector x matches no pod: a Fail naming the selector.
+	wantStatus(t, r, Fail)
 	wantContains(t, "found", r.Found, "no pod matches x in n1")
 
 	r = quick(t, env, Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "web"}, Command: []string{"id"}, StdoutContains: "uid=1000"}})
@@ -74,16 +75,6 @@ func TestExecErrors(t *testing.T) {
 		t.Errorf("found = %q", r.Found)
 	}
 
-	r = quick(t, execEnv(replies("")), Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "web", Container: "sidecar"}, Command: []string{"id"}}})
-	wantStatus(t, r, Error)
-	if r.Found != `pod n1/web has no container "sidecar" (containers: main)` || r.Attempts != 1 {
-		t.Errorf("found = %q after %d attempts", r.Found, r.Attempts)
-	}
-
-	r = quick(t, execEnv(replies("")), Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "api"}, Command: []string{"id"}}})
-	wantStatus(t, r, Error)
-	wantContains(t, "found", r.Found, "pod n1/api not found")
-
 	env, _ := testEnv(pullFailingPod("n1", "api", nil, "nginx:1.99", "ErrImagePull"))
 	env.Exec = replies("")
 	r = quick(t, env, Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "api"}, Command: []string{"id"}}})
@@ -115,4 +106,32 @@ func TestPodProblem(t *testing.T) {
 	if !untagged("nginx") || !untagged("docker.io/library/nginx") || untagged("nginx:1.27") || untagged("localhost:5000/nginx:1") || untagged("nginx@sha256:abc") {
 		t.Error("untagged")
 	}
+}
+
+// The pod (or container) a step names is the lab's or the learner's: when
+// it is missing the step is not done, a Fail saying what is missing.
+func TestExecMissingPodIsAFailure(t *testing.T) {
+	r := quick(t, execEnv(replies("")), Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "web", Container: "sidecar"}, Command: []string{"id"}}})
+	wantStatus(t, r, Fail)
+	if r.Expected != `pod n1/web has a container "sidecar"` || r.Found != `pod n1/web has no container "sidecar" (containers: main)` || r.Attempts != 1 {
+		t.Errorf("expected %q, found %q after %d attempts", r.Expected, r.Found, r.Attempts)
+	}
+
+	r = quick(t, execEnv(replies("")), Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "api"}, Command: []string{"id"}}})
+	wantStatus(t, r, Fail)
+	if r.Expected != "pod n1/api exists and is Running" {
+		t.Errorf("expected = %q", r.Expected)
+	}
+	wantContains(t, "found", r.Found, "pod n1/api not found")
+
+	r = quick(t, execEnv(replies(""), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}), Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Selector: "app=api"}, Command: []string{"id"}}})
+	wantStatus(t, r, Fail)
+	if r.Expected != "a Running pod matching app=api in n1" {
+		t.Errorf("expected = %q", r.Expected)
+	}
+	wantContains(t, "found", r.Found, "no pod matches app=api in n1", "--show-labels")
+
+	r = quick(t, execEnv(replies("")), Spec{Exec: &ExecSpec{In: PodRef{Namespace: "gone", Pod: "api"}, Command: []string{"id"}}})
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "pod gone/api not found (namespace gone does not exist)")
 }

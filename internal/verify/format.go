@@ -1,9 +1,9 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -22,19 +22,65 @@ const (
 	maxOutput = 200
 )
 
-// render shows v compactly: strings quoted, numbers without exponent, maps
-// and lists as one-line JSON with sorted keys, cut at maxValue.
+// render shows v compactly, in YAML flow style: strings quoted, numbers
+// without exponent, maps with sorted keys ({port: 80, protocol: "TCP"}) and
+// lists ([1, 2]) on one line, cut at maxValue.
 func render(v any) string {
 	if s, ok := v.(string); ok {
 		return quote(s, maxValue)
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // "a<b" stays readable
-	if err := enc.Encode(v); err != nil {
-		return clip(fmt.Sprint(v), maxValue)
+	var b strings.Builder
+	writeFlow(&b, v)
+	return clip(b.String(), maxValue)
+}
+
+func writeFlow(b *strings.Builder, v any) {
+	switch t := v.(type) {
+	case string:
+		b.WriteString(strconv.Quote(t))
+	case map[string]any:
+		b.WriteByte('{')
+		for i, k := range sortedKeys(t) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(renderKey(k))
+			b.WriteString(": ")
+			writeFlow(b, t[k])
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for i, e := range t {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeFlow(b, e)
+		}
+		b.WriteByte(']')
+	case nil, bool, json.Number, int64, float64:
+		out, err := json.Marshal(t)
+		if err != nil { // NaN or Inf, which JSON cannot hold
+			out = []byte(fmt.Sprint(t))
+		}
+		b.Write(out)
+	default:
+		n := normalize(v)
+		if reflect.TypeOf(n) == reflect.TypeOf(v) {
+			b.WriteString(fmt.Sprint(v)) // normalize could not help
+			return
+		}
+		writeFlow(b, n)
 	}
-	return clip(strings.TrimSpace(b.String()), maxValue)
+}
+
+// renderKey shows a map key bare when it is a plain word (or an operator
+// like $gte) and quoted otherwise (app.kubernetes.io/name).
+func renderKey(k string) string {
+	if plainKey(k) || strings.HasPrefix(k, "$") && plainKey(k[1:]) {
+		return k
+	}
+	return strconv.Quote(k)
 }
 
 // quote is %q of s cut to n runes; the cut is marked outside the quotes so

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // missing is what Found shows for a field the object does not have.
@@ -20,59 +21,210 @@ const maxDiffs = 5
 type difference struct {
 	path      string
 	want, got string // rendered
+	// rel is how the field must relate to want ("=" when empty, ">=",
+	// "contains", ...), so Expected reads "status.readyReplicas >= 1".
+	rel string
+}
+
+func (d difference) expected() string {
+	rel := d.rel
+	if rel == "" {
+		rel = "="
+	}
+	return d.path + " " + rel + " " + d.want
+}
+
+func (d difference) found() string {
+	return d.path + " = " + d.got
+}
+
+// A `match` tree from a lab file is compiled once into patterns, so a typo in
+// an operator is a load-time error rather than a check that can never pass.
+//
+// Plain values keep their literal meaning: maps match key by key (extra keys
+// in the object are fine), lists element-wise in order with the same length,
+// scalars by value (numbers whatever their Go type: YAML gives int or
+// float64, JSON int64 or float64), and `field: null` means "not set". A map
+// whose keys all start with '$' is a set of operators (see matchops.go) that
+// must all hold for the field.
+type pattern interface {
+	matcher
+	// String is the pattern as a lab author writes it: {port: 80}, {$gte: 1}.
+	String() string
+}
+
+type matcher interface {
+	// match appends how got differs; present is false for a missing field.
+	match(path string, got any, present bool, out *[]difference)
+	// expect says what match wants, as rel and want of a difference.
+	expect() (rel, want string)
+}
+
+// compiled is the pattern of a check's match plus what is wrong with it.
+type compiled struct {
+	root pattern
+	errs []string // "object.match.spec.x.$gte: want a number, ..."
+}
+
+// compileMatch compiles want; vpath prefixes error paths (e.g. "object.match").
+// It always returns a usable pattern, so an invalid check can still be named.
+func compileMatch(vpath string, want map[string]any) compiled {
+	var c compiled
+	n := normalize(want)
+	if m, _ := n.(map[string]any); len(m) > 0 && isOperatorMap(m) {
+		c.errs = append(c.errs, vpath+": operators apply to a field; put them under one (e.g. status: {readyReplicas: {$gte: 1}})")
+	}
+	c.root = compile(vpath, n, &c.errs)
+	return c
+}
+
+// matches reports whether got satisfies p.
+func matches(p matcher, got any) bool {
+	var d []difference
+	p.match("", got, true, &d)
+	return len(d) == 0
 }
 
 // matchObject compares want (from lab YAML) with got (from the API server,
-// unstructured JSON) as a partial match: maps match key by key and extra
-// keys in got are fine; lists match element-wise and must have the same
-// length; scalars must be equal, with numbers compared by value whatever
-// their Go type (YAML gives int, JSON float64 or int64).
+// unstructured JSON) as a partial match.
 func matchObject(want map[string]any, got map[string]any) []difference {
 	var d []difference
-	compare("", normalize(want), got, true, &d)
+	compileMatch("match", want).root.match("", got, true, &d)
 	return d
 }
 
-func compare(path string, want, got any, present bool, out *[]difference) {
-	add := func(w, g string) { *out = append(*out, difference{path, w, g}) }
-	if !present {
-		if want != nil { // `field: null` in the lab means "must not be set"
-			add(render(want), missing)
+// compile turns a normalized value into a pattern, reporting problems at
+// vpath (the path in the lab file).
+func compile(vpath string, v any, errs *[]string) pattern {
+	switch t := v.(type) {
+	case map[string]any:
+		if isOperatorMap(t) {
+			return compileOperators(vpath, t, errs)
 		}
+		p := &mapPattern{src: t, fields: map[string]pattern{}}
+		for _, k := range sortedKeys(t) {
+			if strings.HasPrefix(k, "$") {
+				*errs = append(*errs, vpath+"."+k+": operators cannot be mixed with fields in one map")
+			}
+			p.keys = append(p.keys, k)
+			p.fields[k] = compile(fieldPath(vpath, k), t[k], errs)
+		}
+		return p
+	case []any:
+		p := &listPattern{src: t}
+		for i, e := range t {
+			p.elems = append(p.elems, compile(indexPath(vpath, i), e, errs))
+		}
+		return p
+	}
+	return valuePattern{v}
+}
+
+// isOperatorMap: a map whose keys all start with '$' is operators; compile
+// reports a map that mixes them with fields.
+func isOperatorMap(m map[string]any) bool {
+	if len(m) == 0 {
+		return false
+	}
+	for k := range m {
+		if !strings.HasPrefix(k, "$") {
+			return false
+		}
+	}
+	return true
+}
+
+// mapPattern matches a map key by key; extra keys in the object are fine.
+type mapPattern struct {
+	src    map[string]any
+	keys   []string
+	fields map[string]pattern
+}
+
+func (p *mapPattern) match(path string, got any, present bool, out *[]difference) {
+	if !present || got == nil {
+		// A missing map passes when every field accepts being missing, so
+		// {securityContext: {privileged: {$ne: true}}} holds for a container
+		// without a securityContext; otherwise the map is what is missing.
+		if len(p.keys) > 0 {
+			var d []difference
+			for _, k := range p.keys {
+				p.fields[k].match(fieldPath(path, k), nil, false, &d)
+			}
+			if len(d) == 0 {
+				return
+			}
+		}
+		*out = append(*out, difference{path: path, want: p.String(), got: renderPresent(got, present)})
 		return
 	}
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			add(render(want), render(got))
-			return
-		}
-		for _, k := range sortedKeys(w) {
-			gv, ok := g[k]
-			compare(fieldPath(path, k), w[k], gv, ok, out)
-		}
-	case []any:
-		g, ok := got.([]any)
-		if !ok {
-			add(render(want), render(got))
-			return
-		}
-		if len(g) != len(w) {
-			// Element diffs would be misleading when an item is missing or
-			// extra: show both lists with their lengths instead.
-			add(render(w)+" ("+plural(len(w), "item")+")", render(g)+" ("+plural(len(g), "item")+")")
-			return
-		}
-		for i := range w {
-			compare(indexPath(path, i), w[i], g[i], true, out)
-		}
-	default:
-		if !scalarEqual(want, got) {
-			add(render(want), render(got))
-		}
+	g, ok := got.(map[string]any)
+	if !ok {
+		*out = append(*out, difference{path: path, want: p.String(), got: render(got)})
+		return
+	}
+	for _, k := range p.keys {
+		gv, ok := g[k]
+		p.fields[k].match(fieldPath(path, k), gv, ok, out)
 	}
 }
+
+func (p *mapPattern) expect() (string, string) { return "=", p.String() }
+
+func (p *mapPattern) String() string { return render(p.src) }
+
+// listPattern matches a list element-wise, in order, with the same length.
+type listPattern struct {
+	src   []any
+	elems []pattern
+}
+
+func (p *listPattern) match(path string, got any, present bool, out *[]difference) {
+	if !present {
+		*out = append(*out, difference{path: path, want: p.String(), got: missing})
+		return
+	}
+	g, ok := got.([]any)
+	if !ok {
+		*out = append(*out, difference{path: path, want: p.String(), got: render(got)})
+		return
+	}
+	if len(g) != len(p.elems) {
+		// Element diffs would be misleading when an item is missing or
+		// extra: show both lists with their lengths instead.
+		*out = append(*out, difference{path: path,
+			want: p.String() + " (" + plural(len(p.elems), "item") + ")",
+			got:  render(g) + " (" + plural(len(g), "item") + ")"})
+		return
+	}
+	for i, e := range p.elems {
+		e.match(indexPath(path, i), g[i], true, out)
+	}
+}
+
+func (p *listPattern) expect() (string, string) { return "=", p.String() }
+
+func (p *listPattern) String() string { return render(p.src) }
+
+// valuePattern is a scalar; null means "not set".
+type valuePattern struct {
+	v any
+}
+
+func (p valuePattern) match(path string, got any, present bool, out *[]difference) {
+	switch {
+	case !present:
+		if p.v != nil {
+			*out = append(*out, difference{path: path, want: render(p.v), got: missing})
+		}
+	case !scalarEqual(p.v, got):
+		*out = append(*out, difference{path: path, want: render(p.v), got: render(got)})
+	}
+}
+
+func (p valuePattern) expect() (string, string) { return "=", render(p.v) }
+
+func (p valuePattern) String() string { return render(p.v) }
 
 // normalize turns whatever a YAML decoder produced (map[any]any from
 // yaml.v2, int from yaml.v3, typed slices from Go code) into the JSON types
@@ -135,15 +287,6 @@ func normalize(v any) any {
 		return fmt.Sprint(v)
 	}
 	return normalize(out)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // scalarEqual compares two leaf values; numbers by value, so 1 == 1.0 ==
@@ -216,44 +359,50 @@ func fromUint(u uint64) numeric {
 	return numeric{f: float64(u)}
 }
 
-// flatten lists the leaves of want as "path: value" for a check's default
-// name, e.g. {status.readyReplicas: 1}.
+// flatten lists the leaves of want for a check's default name, e.g.
+// {status.readyReplicas: 1} or {status.readyReplicas >= 1}.
 func flatten(want map[string]any) string {
 	var parts []string
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			if len(t) == 0 {
+	var walk func(path string, p pattern)
+	walk = func(path string, p pattern) {
+		switch t := p.(type) {
+		case *mapPattern:
+			if len(t.keys) == 0 {
 				parts = append(parts, path+": {}")
 			}
-			for _, k := range sortedKeys(t) {
-				walk(fieldPath(path, k), t[k])
+			for _, k := range t.keys {
+				walk(fieldPath(path, k), t.fields[k])
 			}
-		case []any:
-			if len(t) == 0 {
+		case *listPattern:
+			if len(t.elems) == 0 {
 				parts = append(parts, path+": []")
 			}
-			for i, e := range t {
+			for i, e := range t.elems {
 				walk(indexPath(path, i), e)
 			}
-		case string:
-			if plainKey(t) {
-				parts = append(parts, path+": "+t)
+		case valuePattern:
+			if s, ok := t.v.(string); ok && plainKey(s) {
+				parts = append(parts, path+": "+s)
 			} else {
-				parts = append(parts, path+": "+render(t))
+				parts = append(parts, path+": "+render(t.v))
 			}
-		default:
-			parts = append(parts, path+": "+render(t))
+		case srcPattern:
+			for _, q := range t.parts() {
+				rel, w := q.expect()
+				parts = append(parts, path+" "+rel+" "+w)
+			}
 		}
 	}
-	walk("", normalize(want))
-	s := ""
-	for i, p := range parts {
-		if i > 0 {
-			s += ", "
-		}
-		s += p
+	var errs []string
+	walk("", compile("", normalize(want), &errs))
+	return "{" + clip(strings.Join(parts, ", "), 80) + "}"
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	return "{" + clip(s, 80) + "}"
+	sort.Strings(keys)
+	return keys
 }

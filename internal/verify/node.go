@@ -35,6 +35,8 @@ func (c *nodeCheck) attempt(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return errorf("could not run `%s` on the nodes: %v", commandLine(n.Command), err)
 	}
+	// Error: the lab asks for a node role this cluster's profile lacks; a
+	// lab/cluster mismatch, never something the learner did.
 	if len(outs) == 0 {
 		role := n.Role
 		if role == "" {

@@ -15,6 +15,11 @@ import (
 // objectCheck passes when the object exists and partially matches the lab.
 type objectCheck struct {
 	spec *ObjectSpec
+	want pattern // spec.Match compiled
+}
+
+func newObjectCheck(s *ObjectSpec) *objectCheck {
+	return &objectCheck{spec: s, want: compileMatch("object.match", s.Match).root}
 }
 
 func (c *objectCheck) describe() string {
@@ -36,7 +41,8 @@ func (c *objectCheck) attempt(ctx context.Context, env *Env) Result {
 		expected := ref.String() + " exists"
 		return final(failed(expected, "not found"+namespaceHint(ctx, env, ref.Namespace)))
 	}
-	diffs := matchObject(c.spec.Match, obj.Object)
+	var diffs []difference
+	c.want.match("", obj.Object, true, &diffs)
 	if len(diffs) == 0 {
 		return passed(c.describe(), "it does")
 	}
@@ -50,8 +56,8 @@ func (c *objectCheck) attempt(ctx context.Context, env *Env) Result {
 			got = append(got, fmt.Sprintf("… and %d more %s", len(diffs)-maxDiffs, more))
 			break
 		}
-		want = append(want, d.path+" = "+d.want)
-		got = append(got, d.path+" = "+d.got)
+		want = append(want, d.expected())
+		got = append(got, d.found())
 	}
 	return failed(strings.Join(want, "\n"), strings.Join(got, "\n"))
 }

@@ -118,7 +118,7 @@ func TestObjectListLengthAndTooManyDiffs(t *testing.T) {
 		"spec": map[string]any{"policyTypes": []any{"Ingress", "Egress"}},
 	}}})
 	wantStatus(t, r, Fail)
-	if r.Found != `spec.policyTypes = ["Ingress"] (1 item)` || r.Expected != `spec.policyTypes = ["Ingress","Egress"] (2 items)` {
+	if r.Found != `spec.policyTypes = ["Ingress"] (1 item)` || r.Expected != `spec.policyTypes = ["Ingress", "Egress"] (2 items)` {
 		t.Errorf("expected %q found %q", r.Expected, r.Found)
 	}
 
@@ -195,7 +195,7 @@ func TestMatchObject(t *testing.T) {
 		{"string is not a number", map[string]any{"a": "1"}, `a: "1" vs 1`},
 		{"null means unset", map[string]any{"nope": nil, "null": nil}, ""},
 		{"null vs set", map[string]any{"s": nil}, `s: null vs "x"`},
-		{"map vs scalar", map[string]any{"s": map[string]any{"k": "v"}}, `s: {"k":"v"} vs "x"`},
+		{"map vs scalar", map[string]any{"s": map[string]any{"k": "v"}}, `s: {k: "v"} vs "x"`},
 		{"bracketed label key", map[string]any{"labels": map[string]any{"app.kubernetes.io/name": "db"}},
 			`labels["app.kubernetes.io/name"]: "db" vs "web"`},
 		{"yaml.v2 map", map[string]any{"labels": map[any]any{"app.kubernetes.io/name": "web"}}, ""},

@@ -17,10 +17,13 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Pod resolution shared by connectivity and exec checks. A check that cannot
-// find a usable pod is an Error (seclab cannot tell), but its message says
-// exactly why the pod is not usable, because that usually is the learner's
-// real mistake (a wrong image, a wrong label).
+// Pod resolution shared by connectivity and exec checks. A pod the step
+// names that does not exist is a Fail: the lab or the learner made it, so
+// its absence is the learner's to fix (deleted, never created, mislabelled).
+// A pod that exists but cannot be used (not Running, an image that cannot be
+// pulled here) is an Error: seclab cannot tell what it would do, and a
+// missing preloaded image looks the same as a learner's wrong tag. Its
+// message says exactly why, because that usually is the learner's mistake.
 
 // ProbeLabel marks the temporary pods seclab creates, so they can be told
 // apart from (and cleaned up without touching) the learner's pods.
@@ -61,11 +64,13 @@ func readyPod(ctx context.Context, env *Env, ns, selector string) (*corev1.Pod, 
 		}
 	}
 	if len(pods) == 0 {
+		// Not final: a Deployment may be recreating the pod.
+		expected := fmt.Sprintf("a Running pod matching %s in %s", selector, ns)
 		if h := namespaceHint(ctx, env, ns); h != "" {
-			r := errorf("no pod matches %s in %s%s", selector, ns, h)
+			r := failed(expected, fmt.Sprintf("no pod matches %s in %s%s", selector, ns, h))
 			return nil, &r
 		}
-		r := errorf("no pod matches %s in %s (check the pod labels: kubectl get pods -n %s --show-labels)", selector, ns, ns)
+		r := failed(expected, fmt.Sprintf("no pod matches %s in %s (check the pod labels: kubectl get pods -n %s --show-labels)", selector, ns, ns))
 		return nil, &r
 	}
 	r := errorf("no Running pod matches %s in %s: %s", selector, ns, podsProblems(pods))
@@ -92,7 +97,7 @@ func podsProblems(pods []corev1.Pod) string {
 func namedPod(ctx context.Context, env *Env, ns, name string) (*corev1.Pod, *Result) {
 	p, err := env.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		r := errorf("pod %s/%s not found%s", ns, name, namespaceHint(ctx, env, ns))
+		r := failed(fmt.Sprintf("pod %s/%s exists and is Running", ns, name), fmt.Sprintf("pod %s/%s not found%s", ns, name, namespaceHint(ctx, env, ns)))
 		return nil, &r
 	}
 	if err != nil {
@@ -226,7 +231,10 @@ func container(p *corev1.Pod, name string) (string, *Result) {
 		}
 		names = append(names, c.Name)
 	}
-	r := final(errorf("pod %s/%s has no container %q (containers: %s)", p.Namespace, p.Name, name, strings.Join(names, ", ")))
+	// Fail: the pod exists but was built without the container the step
+	// names (a lab typo here is caught by the self-test's solution run).
+	r := final(failed(fmt.Sprintf("pod %s/%s has a container %q", p.Namespace, p.Name, name),
+		fmt.Sprintf("pod %s/%s has no container %q (containers: %s)", p.Namespace, p.Name, name, strings.Join(names, ", "))))
 	return "", &r
 }
 
@@ -256,7 +264,8 @@ func (s *podSource) String() string {
 	return ns + "/probe pod " + strings.Join(kv, ",")
 }
 
-// resolve returns the pod and container to exec in, or an Error result.
+// resolve returns the pod and container to exec in, or the result to report
+// instead (see the top of this file for Fail versus Error).
 func (s *podSource) resolve(ctx context.Context, env *Env) (*corev1.Pod, string, *Result) {
 	if r := need(env.Client != nil, "a Kubernetes client"); r != nil {
 		return nil, "", r
@@ -299,6 +308,8 @@ func (s *podSource) probePod(ctx context.Context, env *Env) (*corev1.Pod, *Resul
 		p, err := pods.Create(ctx, s.probeSpec(env), metav1.CreateOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
+			// Error, not Fail: the probe is seclab's instrument; where it
+			// cannot run, seclab cannot tell anything about the step.
 			r := errorf("cannot start a probe pod: namespace %s does not exist", ns)
 			return nil, &r
 		case err != nil:
@@ -431,8 +442,8 @@ func probeUsable(p *corev1.Pod) bool {
 		return false
 	}
 	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.ContainersReady {
-			return c.Status == corev1.ConditionTrue
+		if (c.Type == corev1.ContainersReady || c.Type == corev1.PodReady) && c.Status == corev1.ConditionTrue {
+			return true
 		}
 	}
 	return false

@@ -216,7 +216,7 @@ func (c *reachabilityCheck) rows(ctx context.Context, env *Env, targets []*endpo
 			if res != nil {
 				return nil, res
 			}
-			rows = append(rows, &row{name: p.Namespace + "/" + p.Name + " " + labelText(p.Labels), ns: ns, labels: p.Labels, pod: p, ctr: ctr})
+			rows = append(rows, &row{name: p.Namespace + "/" + p.Name + " " + labelSet(p.Labels), ns: ns, labels: p.Labels, pod: p, ctr: ctr})
 			for _, ep := range targets {
 				if ep.isBackend(p) {
 					// Its twin (same labels, same namespace) covers what a
@@ -294,7 +294,7 @@ func (c *reachabilityCheck) startProbes(ctx context.Context, env *Env, specs []P
 				return
 			}
 			s := specs[i]
-			rows[i] = &row{name: s.Namespace + "/probe " + labelText(s.Labels), ns: s.Namespace, labels: s.Labels, pod: pod, ctr: ctr, probe: src}
+			rows[i] = &row{name: s.Namespace + "/probe " + labelSet(s.Labels), ns: s.Namespace, labels: s.Labels, pod: pod, ctr: ctr, probe: src}
 		})
 	}
 	wg.Wait()
@@ -420,8 +420,8 @@ func (c *reachabilityCheck) matrix(rows []*row, targets []*endpoint, cells [][]c
 	return b.String()
 }
 
-// labelText shows a label set as {k=v,...}; {} is an unlabeled pod.
-func labelText(l map[string]string) string {
+// labelSet shows a label set as {k=v,...}; {} is an unlabeled pod.
+func labelSet(l map[string]string) string {
 	return "{" + labels.Set(l).String() + "}"
 }
 

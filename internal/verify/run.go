@@ -32,9 +32,11 @@ type cleaner interface {
 func newCheck(s Spec) check {
 	switch {
 	case s.Object != nil:
-		return &objectCheck{spec: s.Object}
+		return newObjectCheck(s.Object)
 	case s.Absent != nil:
 		return &absentCheck{spec: s.Absent}
+	case s.Selects != nil:
+		return &selectsCheck{spec: s.Selects}
 	case s.Secret != nil:
 		return &secretCheck{spec: s.Secret}
 	case s.Connectivity != nil:
@@ -63,11 +65,8 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 	start := time.Now()
 	c := newCheck(s)
 	name := s.Name
-	if name == "" && c != nil && len(s.kinds()) == 1 {
-		name = c.describe()
-	}
 	if name == "" {
-		name = "(invalid check)"
+		name = DefaultName(s)
 	}
 	done := func(r Result, attempts int) Result {
 		r.Name, r.Kind = name, s.Kind()
@@ -110,6 +109,15 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 	var last *Result
 	for n := 1; ; n++ {
 		r := safeAttempt(tctx, env, c)
+		if ctx.Err() != nil {
+			// Interrupted during the attempt: not even a Pass counts, as
+			// it may describe the cancellation (a probe cut off looks
+			// like blocked traffic). A Fail is still worth showing.
+			if r.Status == Fail {
+				last = &r
+			}
+			return interrupted(last, n)
+		}
 		if r.Status == Pass {
 			return done(r, n)
 		}
@@ -119,9 +127,6 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 			// the cluster, so the previous attempt says more.
 			if r.Status == Fail {
 				last = &r
-			}
-			if ctx.Err() != nil {
-				return interrupted(last, n)
 			}
 			if last != nil {
 				return done(*last, n)
@@ -151,6 +156,14 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		case <-t.C:
 		}
 	}
+}
+
+// DefaultName is the one-line name a check gets when the lab gives none.
+func DefaultName(s Spec) string {
+	if c := newCheck(s); c != nil && len(s.kinds()) == 1 {
+		return c.describe()
+	}
+	return "(invalid check)"
 }
 
 // safeAttempt turns a panic in a check into an Error result: one buggy

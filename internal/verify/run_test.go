@@ -106,6 +106,19 @@ func TestRunCancelStopsPolling(t *testing.T) {
 	wantContains(t, "found", r.Found, "interrupted", `stdout does not contain "1000"`)
 }
 
+// An attempt that "passes" while the run is being interrupted does not
+// count: the interruption may be what it saw.
+func TestRunPassDuringInterruptIsNotAPass(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ex := &fakeExec{fn: func(context.Context, execCall, int) (string, string, int, error) {
+		cancel()
+		return "1000\n", "", 0, nil
+	}}
+	r := Run(ctx, execEnv(ex), execSpec("1m"))
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "interrupted before the check could finish")
+}
+
 func TestRunFinalResultStopsPolling(t *testing.T) {
 	env, _ := testEnv()
 	r := Run(context.Background(), env, Spec{Timeout: "10s", Answer: &AnswerSpec{Equals: "x"}})

@@ -32,6 +32,7 @@ type Spec struct {
 
 	Object       *ObjectSpec       `json:"object,omitempty"`
 	Absent       *AbsentSpec       `json:"absent,omitempty"`
+	Selects      *SelectsSpec      `json:"selects,omitempty"`
 	Secret       *SecretSpec       `json:"secret,omitempty"`
 	Connectivity *ConnectivitySpec `json:"connectivity,omitempty"`
 	Exec         *ExecSpec         `json:"exec,omitempty"`
@@ -69,10 +70,33 @@ func (r ObjectRef) String() string {
 
 // ObjectSpec passes when the object exists and contains Match: maps match
 // key by key (extra keys in the object are fine), lists match element-wise
-// in order and must have the same length, scalars must be equal.
+// in order and must have the same length, scalars must be equal, and
+// operators ({$gte: 1}, {$contains: [...]}, see matchops.go) stand in for
+// values that need not be exact.
 type ObjectSpec struct {
 	Ref   ObjectRef      `json:"ref"`
 	Match map[string]any `json:"match,omitempty"`
+}
+
+// SelectsSpec passes when the label selector at Field of the object selects
+// exactly the pods that Pods selects, judged by what each selects (on the
+// live pods and on near-miss label sets), not by how it is written.
+//
+//	selects:
+//	  ref: {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, namespace: n287, name: deny-all}
+//	  field: spec.podSelector
+//	  pods: app=nginx2
+type SelectsSpec struct {
+	Ref ObjectRef `json:"ref"`
+	// Field is the path to the selector: a LabelSelector (spec.podSelector,
+	// spec.ingress[0].from[0].podSelector), a label map (a Service's
+	// spec.selector) or selector text.
+	Field string `json:"field"`
+	// Pods is a label selector for the pods it must select; "" means every
+	// pod.
+	Pods *string `json:"pods"`
+	// Namespace whose live pods are compared; default the object's.
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // AbsentSpec passes when the object does not exist.
@@ -213,9 +237,9 @@ func (m PeerMatch) String() string {
 	case len(m.Labels) == 0:
 		return "pods in " + m.Namespace
 	case m.Namespace == "":
-		return "pods " + labelText(m.Labels) + " in any namespace"
+		return "pods " + labelSet(m.Labels) + " in any namespace"
 	}
-	return m.Namespace + " pods " + labelText(m.Labels)
+	return m.Namespace + " pods " + labelSet(m.Labels)
 }
 
 // ReachSources tunes the generated sources.
@@ -331,6 +355,7 @@ func (s Spec) kinds() []string {
 	}
 	add(s.Object != nil, "object")
 	add(s.Absent != nil, "absent")
+	add(s.Selects != nil, "selects")
 	add(s.Secret != nil, "secret")
 	add(s.Connectivity != nil, "connectivity")
 	add(s.Exec != nil, "exec")
@@ -365,7 +390,7 @@ func (s Spec) Validate() []string {
 	}
 	switch k := s.kinds(); len(k) {
 	case 0:
-		bad("(check)", "no check kind set; want one of object, absent, secret, connectivity, exec, admission, access, answer, node, reachability")
+		bad("(check)", "no check kind set; want one of object, absent, selects, secret, connectivity, exec, admission, access, answer, node, reachability")
 	case 1:
 	default:
 		bad("(check)", "more than one check kind set (%s); split them into separate checks", strings.Join(k, ", "))
@@ -433,9 +458,23 @@ func (s Spec) Validate() []string {
 	}
 	if o := s.Object; o != nil {
 		ref("object.ref", o.Ref)
+		errs = append(errs, compileMatch("object.match", o.Match).errs...)
 	}
 	if a := s.Absent; a != nil {
 		ref("absent.ref", a.Ref)
+	}
+	if sl := s.Selects; sl != nil {
+		ref("selects.ref", sl.Ref)
+		if sl.Field == "" {
+			bad("selects.field", "required (the path to the selector, e.g. spec.podSelector)")
+		} else if _, err := parseFieldPath(sl.Field); err != nil {
+			bad("selects.field", "%v", err)
+		}
+		if sl.Pods == nil {
+			bad("selects.pods", `required: a label selector for the pods it must select ("" for every pod)`)
+		} else {
+			selector("selects.pods", *sl.Pods)
+		}
 	}
 	if sc := s.Secret; sc != nil {
 		if sc.Name == "" {

@@ -36,10 +36,9 @@ kindctl_build() {
 }
 kindctl_build
 
-PASS=0 FAIL=0 SKIP=0
+PASS=0 FAIL=0
 pass() { PASS=$((PASS + 1)); echo "PASS: $*"; }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL: $*"; }
-skip() { SKIP=$((SKIP + 1)); echo "SKIP: $*"; }
 # check "what" CMD...: one check, pass when CMD succeeds
 check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 # eventually SECONDS CMD...: retry CMD every 2 s until it succeeds or the time is up
@@ -47,11 +46,7 @@ eventually() {
   local until=$((SECONDS + $1)); shift
   while ! "$@" >/dev/null 2>&1; do [ $SECONDS -lt $until ] || return 1; sleep 2; done
 }
-summary() {
-  local line="$PASS passed, $FAIL failed"
-  [ "$SKIP" -eq 0 ] || line+=", $SKIP skipped"
-  echo "$line"
-}
+summary() { echo "$PASS passed, $FAIL failed"; }
 
 cleanup() {
   local rc=$?
@@ -110,23 +105,54 @@ short_name_resolves() {
 check "DNS: a busybox pod resolves kubernetes.default (search list)" eventually 30 short_name_resolves
 
 # --- NetworkPolicy (n287) ------------------------------------------------------------------------
-curl_code() { # FROM-POD URL -> prints the HTTP status code (000 when blocked)
+# The agent drops what no policy allows, so "blocked" means one thing: the TCP connect to the pod's
+# IP timed out. Refused, reset, a DNS failure or any other error is not that verdict, and neither
+# is a timeout on a path never shown to work: each blocked probe has a working probe by the same
+# pod IP before the policy. LAST_PROBE says what the last probe saw, for the FAIL line.
+LAST_PROBE=
+curl_code() { # FROM-POD URL -> prints the HTTP status code (000 when not answered)
   k -n n287 exec "$1" -- curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time 4 "$2" 2>/dev/null || true
 }
 code_is() { [ "$(curl_code "$1" "$2")" = "$3" ]; }
-blocked() { ! k -n n287 exec "$1" -- "${@:2}" >/dev/null 2>&1; }
+# curl_blocked FROM-POD IP: curl exits 28 (timed out) without ever connecting (time_connect 0).
+curl_blocked() {
+  local out rc=0
+  out=$(k -n n287 exec "$1" -- curl -sS -o /dev/null -w '\ntime_connect=%{time_connect}\n' \
+    --connect-timeout 2 --max-time 8 "http://$2/" 2>&1) || rc=$?
+  LAST_PROBE="curl from $1 to $2: exit $rc: $(tr '\n' ' ' <<<"$out")"
+  [ "$rc" = 28 ] && grep -qx 'time_connect=0\.000000' <<<"$out"
+}
+# wget_blocked FROM-POD IP: the image's wget wrapper applies -T with busybox timeout, which kills
+# wget (SIGTERM: exit 143) while it is still connecting: it printed nothing after "Connecting to".
+# busybox wget's own failures (refused, reset, bad address) exit 1 with a message.
+wget_blocked() {
+  local out rc=0
+  out=$(k -n n287 exec "$1" -- wget -T 2 -O /dev/null "http://$2/" 2>&1) || rc=$?
+  LAST_PROBE="wget from $1 to $2: exit $rc: $(tr '\n' ' ' <<<"$out")"
+  [ "$rc" = 143 ] && ! grep -qvE '^Connecting to |^command terminated with exit code 143$' <<<"$out"
+}
+wget_ok() { k -n n287 exec "$1" -- wget -q -T 2 -O /dev/null "http://$2/"; }
+# check_blocked "what" CMD...: check, and on failure what the last probe saw
+check_blocked() {
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what (saw: $LAST_PROBE)"; fi
+}
 
 if [ "$(docker image inspect -f '{{index .Config.Labels "seclab.airgap.netagent"}}' "$NODE_IMAGE")" != 1 ]; then
-  skip "NetworkPolicy sequence: no NetworkPolicy agent ($AGENT_IMAGE) in this build"
+  fail "netpol: $NODE_IMAGE has no NetworkPolicy agent ($AGENT_IMAGE): rebuild it with scripts/airgap/build.sh"
 else
+  check "netpol: the agent (DaemonSet kube-system/seclab-net) runs on every node" \
+    k -n kube-system rollout status daemonset/seclab-net --timeout=120s
   k create namespace n287 >/dev/null
   k -n n287 run nginx1 --image=nginx:1.27 --labels=app=nginx1 >/dev/null
   k -n n287 run nginx2 --image=nginx:1.27 --labels=app=nginx2 --expose --port=80 >/dev/null
   k -n n287 run bb --image=busybox:1.36 --restart=Never --command -- sleep 3600 >/dev/null
   k -n n287 wait --for=condition=Ready pod/nginx1 pod/nginx2 pod/bb --timeout=120s >/dev/null || true
+  ip2=$(k -n n287 get pod nginx2 -o jsonpath='{.status.podIP}' || true)
+  check "netpol: nginx2 has a pod IP (${ip2:-none})" test -n "$ip2"
   check "netpol: nginx1 -> nginx2 returns HTTP 200 (no policy)" eventually 60 code_is nginx1 http://nginx2 200
-  check "netpol: busybox -> nginx2 connects (no policy)" \
-    eventually 30 k -n n287 exec bb -- wget -q -T 2 -O /dev/null http://nginx2
+  check "netpol: nginx1 -> nginx2's pod IP returns HTTP 200 (no policy)" eventually 30 code_is nginx1 "http://$ip2" 200
+  check "netpol: busybox -> nginx2's pod IP connects (no policy)" eventually 30 wget_ok bb "$ip2"
   k -n n287 apply -f - >/dev/null <<'EOF'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -135,8 +161,8 @@ spec:
   podSelector: {matchLabels: {app: nginx2}}
   policyTypes: [Ingress]
 EOF
-  check "netpol: deny-all ingress on app=nginx2 blocks nginx1" \
-    eventually 30 blocked nginx1 curl -s -o /dev/null --connect-timeout 2 --max-time 4 http://nginx2
+  check_blocked "netpol: deny-all ingress on app=nginx2 blocks nginx1 (connect timeout)" \
+    eventually 30 curl_blocked nginx1 "$ip2"
   k -n n287 apply -f - >/dev/null <<'EOF'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -150,8 +176,7 @@ spec:
     ports: [{protocol: TCP, port: 80}]
 EOF
   check "netpol: allow-nginx1 lets nginx1 in (HTTP 200)" eventually 30 code_is nginx1 http://nginx2 200
-  check "netpol: an unlabeled busybox pod stays blocked" \
-    blocked bb wget -q -T 2 -O /dev/null http://nginx2
+  check_blocked "netpol: an unlabeled busybox pod stays blocked (connect timeout)" wget_blocked bb "$ip2"
 fi
 
 # --- seccomp RuntimeDefault ----------------------------------------------------------------------

@@ -1,0 +1,267 @@
+package verify
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// fromYAML decodes a match tree the way lab files are decoded (numbers
+// become float64).
+func fromYAML(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("bad test YAML %q: %v", s, err)
+	}
+	return m
+}
+
+// opsObject is what the API server would return (JSON types: int64 numbers).
+func opsObject() map[string]any {
+	return map[string]any{
+		"spec": map[string]any{
+			"replicas": int64(2),
+			"image":    "nginx:1.27@sha256:abc",
+			"name":     "nginx-web",
+			"ports": []any{
+				map[string]any{"port": int64(80), "protocol": "TCP"},
+				map[string]any{"port": int64(443), "protocol": "TCP"},
+			},
+			"policyTypes": []any{"Ingress", "Egress"},
+			"labels":      map[string]any{"a": "1", "b": "2"},
+			"limits":      map[string]any{"memory": "512Mi", "cpu": "500m"},
+			"privileged":  false,
+		},
+		"status": map[string]any{"readyReplicas": int64(1)},
+	}
+}
+
+// diffText renders differences the way object checks show them.
+func diffText(d []difference) string {
+	var s []string
+	for _, x := range d {
+		s = append(s, x.expected()+" | "+x.found())
+	}
+	return strings.Join(s, "; ")
+}
+
+func TestMatchOperators(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		diff       string // "" = match
+	}{
+		// numbers
+		{"gte pass", `status: {readyReplicas: {$gte: 1}}`, ""},
+		{"gte fail", `status: {readyReplicas: {$gte: 2}}`, "status.readyReplicas >= 2 | status.readyReplicas = 1"},
+		{"gt fail at equal", `status: {readyReplicas: {$gt: 1}}`, "status.readyReplicas > 1 | status.readyReplicas = 1"},
+		{"lt and lte", `spec: {replicas: {$lt: 3, $lte: 2}}`, ""},
+		{"range fails one side", `spec: {replicas: {$gte: 1, $lte: 1}}`, "spec.replicas <= 1 | spec.replicas = 2"},
+		{"compare missing", `status: {availableReplicas: {$gte: 1}}`, "status.availableReplicas >= 1 | status.availableReplicas = <missing>"},
+		{"compare a string that is no quantity", `spec: {name: {$gt: 1}}`, `spec.name > 1 | spec.name = "nginx-web"`},
+		{"quantity", `spec: {limits: {memory: {$lte: 1Gi}, cpu: {$lt: 1}}}`, ""},
+		{"quantity fail", `spec: {limits: {memory: {$lte: 256Mi}}}`, `spec.limits.memory <= "256Mi" | spec.limits.memory = "512Mi"`},
+		{"ne pass", `spec: {replicas: {$ne: 3}}`, ""},
+		{"ne fail", `spec: {replicas: {$ne: 2}}`, "spec.replicas != 2 | spec.replicas = 2"},
+		{"ne on missing passes", `spec: {hostNetwork: {$ne: true}}`, ""},
+		{"ne null wants it set", `spec: {hostNetwork: {$ne: null}}`, "spec.hostNetwork != null | spec.hostNetwork = <missing>"},
+		{"in pass", `spec: {replicas: {$in: [1, 2, 3]}}`, ""},
+		{"in fail", `spec: {name: {$in: [web, db]}}`, `spec.name in ["web", "db"] | spec.name = "nginx-web"`},
+
+		// strings
+		{"regex pass", `spec: {image: {$regex: '^nginx:1\.27(@sha256:.*)?$'}}`, ""},
+		{"regex fail", `spec: {image: {$regex: '^nginx:1\.26'}}`, `spec.image matches /^nginx:1\.26/ | spec.image = "nginx:1.27@sha256:abc"`},
+		{"regex on a number", `spec: {replicas: {$regex: '2'}}`, `spec.replicas matches /2/ | spec.replicas = 2`},
+		{"prefix pass", `spec: {name: {$prefix: nginx}}`, ""},
+		{"prefix fail", `spec: {name: {$prefix: web}}`, `spec.name starts with "web" | spec.name = "nginx-web"`},
+
+		// lists
+		{"contains any order", `spec: {ports: {$contains: [{port: 443}, {port: 80, protocol: TCP}]}}`, ""},
+		{"contains fail shows the list searched", `spec: {ports: {$contains: [{port: 80}, {port: 8080}]}}`,
+			`spec.ports contains {port: 8080} | spec.ports = [{port: 80, protocol: "TCP"}, {port: 443, protocol: "TCP"}]`},
+		{"contains scalars", `spec: {policyTypes: {$contains: [Egress]}}`, ""},
+		{"contains on missing", `spec: {egress: {$contains: [{}]}}`, "spec.egress contains {} | spec.egress = <missing>"},
+		{"contains on a map", `spec: {labels: {$contains: [a]}}`, `spec.labels contains "a" | spec.labels = {a: "1", b: "2"}`},
+		{"nested operators", `spec: {ports: {$contains: [{port: {$gt: 400}, protocol: {$in: [TCP, UDP]}}]}}`, ""},
+		{"nested operators fail", `spec: {ports: {$contains: [{port: {$gt: 500}}]}}`,
+			`spec.ports contains {port: {$gt: 500}} | spec.ports = [{port: 80, protocol: "TCP"}, {port: 443, protocol: "TCP"}]`},
+		{"setEquals any order", `spec: {policyTypes: {$setEquals: [Egress, Ingress]}}`, ""},
+		{"setEquals extra element", `spec: {policyTypes: {$setEquals: [Ingress]}}`,
+			`spec.policyTypes = ["Ingress"] in any order | spec.policyTypes = ["Ingress", "Egress"] (not expected: "Egress")`},
+		{"setEquals missing element", `spec: {policyTypes: {$setEquals: [Ingress, Egress, Other]}}`,
+			`spec.policyTypes = ["Ingress", "Egress", "Other"] in any order | spec.policyTypes = ["Ingress", "Egress"] (nothing matches "Other")`},
+		{"setEquals empty on missing", `spec: {egress: {$setEquals: []}}`, ""},
+		{"setEquals with patterns", `spec: {ports: {$setEquals: [{port: 443}, {protocol: TCP}]}}`, ""},
+		{"len", `spec: {ports: {$len: 2}, labels: {$len: {$gte: 2}}}`, ""},
+		{"len fail", `spec: {ports: {$len: {$gt: 2}}}`,
+			`spec.ports has length > 2 | spec.ports = [{port: 80, protocol: "TCP"}, {port: 443, protocol: "TCP"}] (2 items)`},
+		{"len of missing is 0", `spec: {egress: {$len: 0}}`, ""},
+		{"len of missing", `spec: {egress: {$len: 1}}`, "spec.egress has length 1 | spec.egress = <missing>"},
+		{"len of a string", `spec: {name: {$len: 9}}`, `spec.name has length 9 | spec.name = "nginx-web"`},
+
+		// presence and negation
+		{"absent pass", `spec: {hostNetwork: {$absent: true}}`, ""},
+		{"absent fail", `spec: {privileged: {$absent: true}}`, "spec.privileged is absent | spec.privileged = false"},
+		{"absent false pass", `spec: {privileged: {$absent: false}}`, ""},
+		{"absent false fail", `spec: {hostPID: {$absent: false}}`, "spec.hostPID is set | spec.hostPID = <missing>"},
+		{"not pass", `spec: {image: {$not: {$prefix: "nginx:latest"}}}`, ""},
+		{"not fail", `spec: {image: {$not: {$prefix: nginx}}}`, `spec.image not (starts with "nginx") | spec.image = "nginx:1.27@sha256:abc"`},
+		{"not contains", `spec: {ports: {$not: {$contains: [{port: 8080}]}}}`, ""},
+		{"not a plain value", `spec: {replicas: {$not: 2}}`, "spec.replicas not (= 2) | spec.replicas = 2"},
+		{"not on missing", `spec: {hostNetwork: {$not: true}}`, ""},
+
+		// a missing map holds when all its fields may be missing
+		{"ne under a missing map", `spec: {securityContext: {privileged: {$ne: true}, runAsUser: null}}`, ""},
+		{"value under a missing map", `spec: {securityContext: {privileged: {$ne: true}, runAsUser: 1000}}`,
+			"spec.securityContext = {privileged: {$ne: true}, runAsUser: 1000} | spec.securityContext = <missing>"},
+		{"empty map wants the map", `spec: {securityContext: {}}`, "spec.securityContext = {} | spec.securityContext = <missing>"},
+		{"contains element without the parent map", `spec: {ports: {$contains: [{port: 80, tls: {enabled: {$absent: true}}}]}}`, ""},
+
+		// operators inside plain lists keep list semantics
+		{"operator in list element", `spec: {ports: [{port: {$lt: 100}}, {port: {$gt: 400}}]}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := compileMatch("object.match", fromYAML(t, tc.want))
+			if len(c.errs) > 0 {
+				t.Fatalf("compile: %q", c.errs)
+			}
+			var d []difference
+			c.root.match("", opsObject(), true, &d)
+			if got := diffText(d); got != tc.diff {
+				t.Errorf("diff\n  got  %q\n  want %q", got, tc.diff)
+			}
+		})
+	}
+}
+
+func TestMatchOperatorValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		errs       []string
+	}{
+		{"unknown operator", `spec: {ports: {$contians: [{port: 80}]}}`,
+			[]string{"object.match.spec.ports.$contians: unknown operator (known: $absent, $contains, $gt, $gte, $in, $len, $lt, $lte, $ne, $not, $prefix, $regex, $setEquals)"}},
+		{"unknown nested in contains", `spec: {ports: {$contains: [{port: {$greater: 1}}]}}`,
+			[]string{"object.match.spec.ports.$contains[0].port.$greater: unknown operator"}},
+		{"bad regex", `spec: {image: {$regex: 'nginx(:1'}}`,
+			[]string{`object.match.spec.image.$regex: "nginx(:1" is not a valid regular expression: missing closing ): ` + "`nginx(:1`"}},
+		{"regex not a string", `spec: {image: {$regex: 1}}`, []string{"object.match.spec.image.$regex: want a regular expression as a string, got 1"}},
+		{"compare a word", `status: {readyReplicas: {$gte: one}}`,
+			[]string{`object.match.status.readyReplicas.$gte: want a number or a quantity like 500m, got "one"`}},
+		{"compare a list", `status: {readyReplicas: {$lt: [1]}}`, []string{"object.match.status.readyReplicas.$lt: want a number"}},
+		{"contains not a list", `spec: {ports: {$contains: {port: 80}}}`,
+			[]string{"object.match.spec.ports.$contains: want a list of patterns, got {port: 80}"}},
+		{"contains empty", `spec: {ports: {$contains: []}}`, []string{"object.match.spec.ports.$contains: an empty list is contained in any list"}},
+		{"setEquals not a list", `spec: {policyTypes: {$setEquals: Ingress}}`, []string{"object.match.spec.policyTypes.$setEquals: want a list of patterns"}},
+		{"in not a list", `spec: {replicas: {$in: 1}}`, []string{"object.match.spec.replicas.$in: want a non-empty list of values, got 1"}},
+		{"in of maps", `spec: {replicas: {$in: [1, {a: 1}]}}`, []string{"object.match.spec.replicas.$in[1]: want a single value"}},
+		{"ne of a map", `spec: {replicas: {$ne: {a: 1}}}`, []string{"object.match.spec.replicas.$ne: want a single value"}},
+		{"len negative", `spec: {ports: {$len: -1}}`, []string{"object.match.spec.ports.$len: want a count"}},
+		{"len string operator", `spec: {ports: {$len: {$prefix: a}}}`, []string{"object.match.spec.ports.$len.$prefix: not a numeric operator"}},
+		{"absent not a bool", `spec: {x: {$absent: yes please}}`, []string{`object.match.spec.x.$absent: want true or false, got "yes please"`}},
+		{"prefix not a string", `spec: {x: {$prefix: 1}}`, []string{"object.match.spec.x.$prefix: want a string, got 1"}},
+		{"mixed with fields", `spec: {ports: {$len: 1, port: 80}}`, []string{"object.match.spec.ports.$len: operators cannot be mixed with fields"}},
+		{"operator at the root", `$not: {spec: {}}`, []string{"object.match: operators apply to a field"}},
+		{"several problems", `spec: {a: {$gte: x}, b: {$regex: '('}}`,
+			[]string{"object.match.spec.a.$gte: want a number", "object.match.spec.b.$regex:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Through Spec.Validate: that is what lab loading calls.
+			s := Spec{Object: &ObjectSpec{Ref: npRef, Match: fromYAML(t, tc.want)}}
+			got := s.Validate()
+			if len(got) != len(tc.errs) {
+				t.Errorf("got %d problems %q, want %d", len(got), got, len(tc.errs))
+			}
+			all := strings.Join(got, "\n")
+			for _, w := range tc.errs {
+				if !strings.Contains(all, w) {
+					t.Errorf("problems %q\n  missing %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestObjectOperatorsNameAndMessages(t *testing.T) {
+	np := netpol("n287", "np", "nginx2")
+	spec := Spec{Object: &ObjectSpec{Ref: npRef, Match: fromYAML(t, `
+spec:
+  policyTypes: {$setEquals: [Ingress]}
+  ingress: {$contains: [{ports: {$contains: [{port: 8080}]}}]}
+  podSelector: {matchLabels: {app: {$prefix: nginx}}}
+`)}}
+	env, _ := testEnv(np)
+	r := quick(t, env, spec)
+	wantStatus(t, r, Fail)
+	if want := "NetworkPolicy n287/np matches {spec.ingress contains {ports: {$contains: [{port: 8080}]}}, spec.podSelector.mat…}"; r.Name != want {
+		t.Errorf("name = %q\n want %q", r.Name, want)
+	}
+	if want := "spec.ingress contains {ports: {$contains: [{port: 8080}]}}"; r.Expected != want {
+		t.Errorf("expected = %q\n want %q", r.Expected, want)
+	}
+	if want := `spec.ingress = [{ports: [{port: 80, protocol: "TCP"}]}]`; r.Found != want {
+		t.Errorf("found = %q\n want %q", r.Found, want)
+	}
+
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: npRef, Match: fromYAML(t, `spec: {policyTypes: {$setEquals: [Ingress]}, podSelector: {matchLabels: {app: {$prefix: nginx}}}}`)}})
+	wantStatus(t, r, Pass)
+
+	d := &unstructured.Unstructured{Object: deployment(int64(0)).Object}
+	env, _ = testEnv(d)
+	r = quick(t, env, Spec{Object: &ObjectSpec{
+		Ref:   ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "n287", Name: "nginx1"},
+		Match: fromYAML(t, `status: {readyReplicas: {$gte: 1}}`),
+	}})
+	wantStatus(t, r, Fail)
+	if r.Name != "Deployment n287/nginx1 matches {status.readyReplicas >= 1}" ||
+		r.Expected != "status.readyReplicas >= 1" || r.Found != "status.readyReplicas = 0" {
+		t.Errorf("name %q expected %q found %q", r.Name, r.Expected, r.Found)
+	}
+
+	// An invalid operator never reaches the cluster.
+	r = quick(t, env, Spec{Object: &ObjectSpec{
+		Ref:   ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "n287", Name: "nginx1"},
+		Match: fromYAML(t, `status: {readyReplicas: {$gtee: 1}}`),
+	}})
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "object.match.status.readyReplicas.$gtee: unknown operator")
+	if r.Name != "Deployment n287/nginx1 matches {status.readyReplicas $gtee 1}" {
+		t.Errorf("name = %q", r.Name)
+	}
+}
+
+func TestFlattenOperators(t *testing.T) {
+	for want, tree := range map[string]string{
+		`{spec.replicas >= 1, spec.replicas <= 3}`:                 `spec: {replicas: {$gte: 1, $lte: 3}}`,
+		`{spec.image matches /^nginx:1\.27/}`:                      `spec: {image: {$regex: '^nginx:1\.27'}}`,
+		`{spec.name starts with "nginx", spec.replicas in [1, 2]}`: `spec: {name: {$prefix: nginx}, replicas: {$in: [1, 2]}}`,
+		`{spec.hostNetwork is absent, spec.ports has length >= 1}`: `spec: {hostNetwork: {$absent: true}, ports: {$len: {$gte: 1}}}`,
+		`{spec.policyTypes = ["Ingress"] in any order}`:            `spec: {policyTypes: {$setEquals: [Ingress]}}`,
+		`{spec.image not (starts with "nginx:latest")}`:            `spec: {image: {$not: {$prefix: "nginx:latest"}}}`,
+		`{spec.name: web, spec.x != null}`:                         `spec: {x: {$ne: null}, name: web}`,
+	} {
+		if got := flatten(fromYAML(t, tree)); got != want {
+			t.Errorf("flatten(%s)\n  = %s\n want %s", tree, got, want)
+		}
+	}
+}
+
+func TestRenderFlow(t *testing.T) {
+	for want, v := range map[string]any{
+		`{port: 80, protocol: "TCP"}`:       map[string]any{"protocol": "TCP", "port": int64(80)},
+		`["a", 1.5, true, null]`:            []any{"a", 1.5, true, nil},
+		`{"app.kubernetes.io/name": "web"}`: map[string]any{"app.kubernetes.io/name": "web"},
+		`{$gte: 1}`:                         map[string]any{"$gte": int64(1)},
+		`"line\n"`:                          "line\n",
+		`{a: {b: []}}`:                      map[string]any{"a": map[string]any{"b": []any{}}},
+		`{n: 3}`:                            map[string]any{"n": 3}, // Go types from code are normalized
+		`1e+21`:                             1e21,
+		`[{a: "x"}, {b: ["y"]}]`:            []any{map[string]any{"a": "x"}, map[string]any{"b": []string{"y"}}},
+	} {
+		if got := render(v); got != want {
+			t.Errorf("render(%#v) = %s, want %s", v, got, want)
+		}
+	}
+}
