@@ -691,8 +691,9 @@ func TestConnectivityProbePodLifecycle(t *testing.T) {
 	}
 }
 
-// A probe pod is never Ready (its readiness gate); containers ready is
-// what makes it usable, and nothing less.
+// A probe pod is never Ready (its readiness gate): containers ready is
+// enough to use it (Ready, should a cluster report it, too); a pod not
+// running, or running with its containers not ready, is not usable.
 func TestProbeUsable(t *testing.T) {
 	running := func(mod func(*corev1.Pod)) *corev1.Pod {
 		p := &corev1.Pod{Status: probeRunning("10.244.1.1")}
@@ -706,9 +707,10 @@ func TestProbeUsable(t *testing.T) {
 	}{
 		{"containers ready, pod not Ready", running(func(*corev1.Pod) {}), true},
 		{"containers not ready", running(func(p *corev1.Pod) { p.Status.Conditions[1].Status = corev1.ConditionFalse }), false},
-		{"Ready but no ContainersReady condition", running(func(p *corev1.Pod) {
+		{"Ready without a ContainersReady condition", running(func(p *corev1.Pod) {
 			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
-		}), false},
+		}), true},
+		{"no conditions yet", running(func(p *corev1.Pod) { p.Status.Conditions = nil }), false},
 		{"pending", running(func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }), false},
 		{"being deleted", running(func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{} }), false},
 	} {

@@ -576,7 +576,7 @@ func TestReachabilityGeneratedProbes(t *testing.T) {
 			continue
 		}
 		created[p.Name] = true
-		got = append(got, p.Namespace+" "+labelText(patches[p.Name].Metadata.Labels))
+		got = append(got, p.Namespace+" "+labelSet(patches[p.Name].Metadata.Labels))
 	}
 	sort.Strings(got)
 	want := []string{
