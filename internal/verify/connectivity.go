@@ -54,6 +54,9 @@ func (c *connectivityCheck) attempt(ctx context.Context, env *Env) Result {
 	}
 	obs := observe(ctx, env, pod, ctr, ep)
 	expected := c.spec.Expect
+	if expected == ExpectBlocked {
+		expected = blockedBy(c.spec.direction())
+	}
 	switch obs.state {
 	case reachAllowed:
 		found := obs.seen + " (connection allowed)"
@@ -74,10 +77,15 @@ func (c *connectivityCheck) attempt(ctx context.Context, env *Env) Result {
 	return r
 }
 
+// blockedBy is what an expected block must be: one the policy caused.
+func blockedBy(dir networkingv1.PolicyType) string {
+	return ExpectBlocked + " by " + strings.ToLower(string(dir)) + " policy"
+}
+
 // attributeBlock turns an observed block that was expected into a verdict:
 // a pass only when the policy direction under test can have caused it.
 func attributeBlock(ctx context.Context, env *Env, iso *isolation, src *corev1.Pod, ep *endpoint, dir networkingv1.PolicyType, seen string) Result {
-	expected := ExpectBlocked + " by " + strings.ToLower(string(dir)) + " policy"
+	expected := blockedBy(dir)
 	// Traffic to a Service may have gone to any of its pods: the target
 	// is isolated only when every one is, and restricted when any is.
 	var isolatedBy []string

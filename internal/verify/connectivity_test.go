@@ -119,7 +119,7 @@ func TestConnectivityBlockedButAllowedFails(t *testing.T) {
 	env.Exec = replies("SECLAB http 200\n")
 	r := quick(t, env, connSpec(ExpectBlocked))
 	wantStatus(t, r, Fail)
-	if r.Expected != "blocked" || r.Found != "HTTP 200 (connection allowed)" {
+	if r.Expected != "blocked by ingress policy" || r.Found != "HTTP 200 (connection allowed)" {
 		t.Errorf("expected %q found %q", r.Expected, r.Found)
 	}
 	if r.Attempts < 2 {
@@ -322,6 +322,24 @@ func TestConnectivityBaseline(t *testing.T) {
 	r := quick(t, env, connSpec(ExpectBlocked))
 	wantStatus(t, r, Error)
 	wantContains(t, "found", r.Found, "a node runner (for the baseline probe) is missing")
+}
+
+// Traffic to a ClusterIP may land on any backend, so every backend must
+// answer: a second replica that refuses fails the check by name.
+func TestConnectivityBaselineEveryBackend(t *testing.T) {
+	second := readyPodObj("n287", "nginx2-b", app("nginx2"), "10.244.0.10")
+	second.Spec.NodeName = "seclab-worker3"
+	env, _ := testEnv(
+		ns("n287"), nginx1Pod(), nginx2Pod(), second, isolateNginx2,
+		service("n287", "nginx2", nginx2SvcIP, 80, app("nginx2")),
+		sliceOf("nginx2", []discoveryv1.EndpointPort{slicePort("", 80)}, nginx2Pod(), second),
+	)
+	nodes := &fakeNodes{any: &NodeOutput{Stdout: "SECLAB http 200\n"}, outs: []NodeOutput{{Node: "seclab-worker3", Stdout: "SECLAB refused\n"}}}
+	env.Nodes = nodes
+	env.Exec = replies("SECLAB timeout\n")
+	r := quick(t, env, connSpec(ExpectBlocked))
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "pod n287/nginx2-b refused connections on port 80")
 }
 
 func TestConnectivityServiceProblems(t *testing.T) {
@@ -549,6 +567,11 @@ func TestConnectivitySelectorTargetProblems(t *testing.T) {
 			}
 			if len(ex.Calls()) != 0 {
 				t.Errorf("probed a target that is not there")
+			}
+			// Pods that do not exist yet may come (a Deployment just
+			// applied): polled. Pods stuck on their image will not.
+			if polled := tc.name == "no pod"; polled != (r.Attempts > 1) {
+				t.Errorf("attempts = %d, want polling: %v", r.Attempts, polled)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -275,7 +276,9 @@ func selectorEndpoint(ctx context.Context, env *Env, to Target) (*endpoint, *Res
 		}
 	}
 	if len(pods) == 0 {
-		r := final(failed(want, "no pod matches "+to.Selector+" in "+to.Namespace+namespaceHint(ctx, env, to.Namespace)))
+		// Not final: right after an apply the Deployment's pods may not
+		// exist yet; the deadline turns it into the failure it is.
+		r := failed(want, "no pod matches "+to.Selector+" in "+to.Namespace+namespaceHint(ctx, env, to.Namespace))
 		return nil, &r
 	}
 	r := errorf("no Ready target pod matches %s in %s: %s", to.Selector, to.Namespace, podsProblems(pods))
@@ -362,16 +365,36 @@ func whyNoEndpoints(ctx context.Context, env *Env, svc *corev1.Service) (why str
 	return ": " + podsProblems(notReady), allStuck(notReady)
 }
 
-// baseline proves that ep answers at all: from the node of its first
-// backend, straight to the pod's IP and port, a path no NetworkPolicy
-// filters. Without it, a target that simply does not answer would look
-// "blocked". A refusal there is the learner's (nothing listens where the
-// Service sends traffic); anything else means seclab cannot tell.
+// baseline proves that ep answers at all: from the node of each backend,
+// straight to the pod's IP and port, a path no NetworkPolicy filters.
+// Every backend, because traffic to a ClusterIP may land on any of them.
+// Without it, a target that simply does not answer would look "blocked".
+// A refusal there is the learner's (nothing listens where the Service sends
+// traffic); anything else means seclab cannot tell.
 func baseline(ctx context.Context, env *Env, ep *endpoint) *Result {
 	if r := need(env.Nodes != nil, "a node runner (for the baseline probe)"); r != nil {
 		return r
 	}
-	b := ep.backends[0]
+	results := make([]*Result, len(ep.backends))
+	var wg sync.WaitGroup
+	for i, b := range ep.backends {
+		wg.Go(func() { results[i] = baselineOne(ctx, env, ep, b) })
+	}
+	wg.Wait()
+	// A failure (the learner's) outranks "could not tell".
+	var first *Result
+	for _, r := range results {
+		if r != nil && r.Status == Fail {
+			return r
+		}
+		if r != nil && first == nil {
+			first = r
+		}
+	}
+	return first
+}
+
+func baselineOne(ctx context.Context, env *Env, ep *endpoint, b backend) *Result {
 	node := b.pod.Spec.NodeName
 	want := fmt.Sprintf("%s answers (probed from node %s, where no policy applies)", ep, node)
 	out, err := env.Nodes.RunOnNode(ctx, node, probeCommand(b.pod.Status.PodIP, b.port))

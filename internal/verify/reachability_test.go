@@ -680,8 +680,6 @@ func TestReachabilityValidate(t *testing.T) {
 		{"bad probe", ReachabilitySpec{Targets: []ReachTarget{target("nginx2")},
 			Sources: ReachSources{Probes: []ProbeSource{{Labels: map[string]string{"-x": "y"}}}}},
 			[]string{"reachability.sources.probes[0].namespace: required", "reachability.sources.probes[0].labels: "}},
-		{"direction", ReachabilitySpec{Targets: []ReachTarget{target("nginx2")}, Direction: "both"},
-			[]string{`reachability.direction: "both" is not one of ingress, egress`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := tc.spec

@@ -183,11 +183,12 @@ type ReachabilitySpec struct {
 	Targets []ReachTarget `json:"targets"`
 	Allow   []ReachRule   `json:"allow,omitempty"`
 	Sources ReachSources  `json:"sources,omitempty"`
-	// Direction as in ConnectivitySpec.
-	Direction string `json:"direction,omitempty"`
 }
 
-func (c *ReachabilitySpec) direction() networkingv1.PolicyType { return ingressOrEgress(c.Direction) }
+// direction: a matrix proves ingress isolation. An egress matrix would need
+// sources the learner's egress policy selects; the generated ones are not,
+// so it is not offered until a lab needs it (connectivity has egress).
+func (c *ReachabilitySpec) direction() networkingv1.PolicyType { return networkingv1.PolicyTypeIngress }
 
 // ReachTarget is one column of the matrix; Name is what rules refer to.
 type ReachTarget struct {
@@ -524,9 +525,6 @@ func (s Spec) Validate() []string {
 			if err := validLabels(p.Labels); err != "" {
 				bad(fmt.Sprintf("reachability.sources.probes[%d].labels", i), "%s", err)
 			}
-		}
-		if m.Direction != "" {
-			oneOf("reachability.direction", m.Direction, "ingress", "egress")
 		}
 	}
 	if e := s.Exec; e != nil {
