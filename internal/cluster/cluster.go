@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/seclab/seclab/assets"
 	"log/slog"
 	"os"
 	"sort"
@@ -20,7 +21,7 @@ import (
 )
 
 // DefaultNodeImage is the node image `make images` builds for offline use.
-const DefaultNodeImage = "kindest/node:v1.34.4-airgap"
+var DefaultNodeImage = assets.Version("NODE_IMAGE")
 
 // NodeImageEnv overrides DefaultNodeImage.
 const NodeImageEnv = "SECLAB_NODE_IMAGE"

@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/seclab/seclab/assets"
 	"github.com/seclab/seclab/internal/catalog"
 	"github.com/seclab/seclab/internal/cluster"
 	"github.com/seclab/seclab/internal/state"
@@ -21,7 +22,7 @@ import (
 
 // ProbeImage runs the throwaway pods connectivity checks and canaries send
 // traffic from; it is loaded into every cluster with the lab's images.
-const ProbeImage = "docker.io/seclab/probe:v1"
+var ProbeImage = assets.Version("PROBE_IMAGE")
 
 // Clusters is what the engine needs from internal/cluster (an interface so
 // engine logic can be tested without docker).

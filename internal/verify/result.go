@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"github.com/seclab/seclab/assets"
 	"io"
 	"time"
 
@@ -89,7 +90,7 @@ type Env struct {
 
 // DefaultProbeImage runs probe pods when Env.ProbeImage is empty. It must be
 // preloaded in the cluster: there is no registry to pull from.
-const DefaultProbeImage = "docker.io/seclab/probe:v1"
+var DefaultProbeImage = assets.Version("PROBE_IMAGE")
 
 // DefaultInterval is the pause between attempts when Env.Interval is zero.
 const DefaultInterval = time.Second

@@ -5,6 +5,8 @@
 #                                 images and the seclab net agent pre-imported into containerd)
 #   seclab/net-agent:v1           the NetworkPolicy/CNI agent (./cmd/seclab-net)
 #   nginx:1.27, busybox:1.36      lab workload images from Debian packages
+#   seclab/probe:v1               seclab's probe pods (curl)
+# Versions and image names: assets/versions.env.
 # Idempotent and cached under ${SECLAB_CACHE:-/var/cache/seclab}: each step is skipped when the
 # content hash of its inputs (its own code, versions, sources, the steps it builds on) is unchanged.
 # Usage: scripts/airgap/build.sh
@@ -14,7 +16,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-K8S_VERSION=v1.34.4          # Kubernetes (k8s.io/kubernetes module)
+. "$REPO_ROOT/assets/versions.env"   # K8S_VERSION, NODE_IMAGE and the image names
 K8S_STAGING=v0.34.4          # its staging modules (k8s.io/api, …)
 ETCD_VERSION=v3.6.5          # kubeadm v1.34.4's DefaultEtcdVersion 3.6.5-0
 ETCD_TAG=3.6.5-0
@@ -26,14 +28,7 @@ SUITE=bookworm
 MIRROR=${SECLAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 REG=registry.k8s.io
-NODE_IMAGE=kindest/node:$K8S_VERSION-airgap
 NODE_BASE_IMAGE=seclab/kind-node-base:$K8S_VERSION   # everything but the net agent and CNI manifest
-AGENT_IMAGE=docker.io/seclab/net-agent:v1
-NGINX_IMAGE=docker.io/library/nginx:1.27
-BUSYBOX_IMAGE=docker.io/library/busybox:1.36
-# seclab's probe pods: curl tells a connect timeout from a slow answer,
-# which busybox wget cannot (internal/engine ProbeImage names it too).
-PROBE_IMAGE=docker.io/seclab/probe:v1
 CP_IMAGES=(
   "$REG/kube-apiserver:$K8S_VERSION" "$REG/kube-controller-manager:$K8S_VERSION"
   "$REG/kube-scheduler:$K8S_VERSION" "$REG/kube-proxy:$K8S_VERSION"

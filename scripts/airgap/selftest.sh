@@ -8,9 +8,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NAME=seclab-airgap-selftest
-NODE_IMAGE=${SECLAB_NODE_IMAGE:-kindest/node:v1.34.4-airgap}
-AGENT_IMAGE=docker.io/seclab/net-agent:v1   # the node image is labelled seclab.airgap.netagent=1 when it has it
-LAB_IMAGES=(docker.io/library/nginx:1.27 docker.io/library/busybox:1.36)
+. "$REPO_ROOT/assets/versions.env"   # the node image is labelled seclab.airgap.netagent=1 when it has the agent
+NODE_IMAGE=${SECLAB_NODE_IMAGE:-$NODE_IMAGE}
+LAB_IMAGES=("$NGINX_IMAGE" "$BUSYBOX_IMAGE")
 KUBECONFIG=$CACHE/$NAME.kubeconfig; export KUBECONFIG
 KUBECTL=$CACHE/bin/kubectl
 [ -x "$KUBECTL" ] || KUBECTL=$(command -v kubectl) || die "no kubectl: run scripts/airgap/build.sh first"

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster"
+
+	"github.com/seclab/seclab/assets"
 	"sigs.k8s.io/kind/pkg/cmd"
 	"sigs.k8s.io/kind/pkg/exec"
 )
@@ -43,7 +45,7 @@ func run(args []string) error {
 	provider := cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(cmd.NewLogger()))
 	switch verb {
 	case "create":
-		workers, image := 1, "kindest/node:v1.34.4-airgap"
+		workers, image := 1, assets.Version("NODE_IMAGE")
 		if len(args) > 2 {
 			n, err := strconv.Atoi(args[2])
 			if err != nil {
