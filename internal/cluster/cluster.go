@@ -104,6 +104,10 @@ func (m *Manager) inspect(ctx context.Context, name string, nodes []nodeContaine
 	if err != nil || profile == "" {
 		return Info{}, false, err
 	}
+	if name != clusterName(profile) {
+		// Another suffix's (SuffixEnv): a separate set of clusters.
+		return Info{}, false, nil
+	}
 	info := Info{Name: name, Profile: profile, Context: ContextName(name), Nodes: len(nodes), Running: true}
 	for _, n := range nodes {
 		if !n.Running {

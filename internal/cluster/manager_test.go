@@ -348,3 +348,32 @@ func TestLoadImages(t *testing.T) {
 		t.Errorf("an image already there was loaded again: %q %q", cp.imports, w.imports)
 	}
 }
+
+// With a suffix, seclab keeps to its own set: clusters of no suffix (or
+// another) are neither listed, found nor named; its new clusters carry it.
+func TestSuffixSeparatesClusterSets(t *testing.T) {
+	m, d, _ := newFakeManager()
+	d.addSeclab("netpol", true) // seclab-netpol: the no-suffix set's
+	t.Setenv(SuffixEnv, "ci")
+	p := mustProfile(t, "netpol")
+	if got := p.ClusterName(); got != "seclab-netpol-ci" {
+		t.Errorf("ClusterName = %q", got)
+	}
+	d.addNodes("seclab-netpol-ci", p.kindConfig(), true)
+	got, err := m.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"seclab-netpol-ci(netpol,running=true,nodes=2)"}; !reflect.DeepEqual(names(got), want) {
+		t.Errorf("List = %v, want %v", names(got), want)
+	}
+	info, found, err := m.Find(ctx, "netpol")
+	if err != nil || !found || info.Name != "seclab-netpol-ci" {
+		t.Errorf("Find = %+v %v %v", info, found, err)
+	}
+	t.Setenv(SuffixEnv, "")
+	got, _ = m.List(ctx)
+	if want := []string{"seclab-netpol(netpol,running=true,nodes=2)"}; !reflect.DeepEqual(names(got), want) {
+		t.Errorf("without the suffix, List = %v, want %v", names(got), want)
+	}
+}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"os"
 	"sort"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -68,7 +69,19 @@ func (p Profile) Serves(want string) bool {
 
 // ClusterName is the kind cluster name seclab uses for a profile. The
 // prefix is half of the ownership test (see ownedProfile).
-func (p Profile) ClusterName() string { return NamePrefix + p.Name }
+func (p Profile) ClusterName() string { return clusterName(p.Name) }
+
+// SuffixEnv, when set, gives seclab a separate set of clusters, named
+// seclab-<profile>-<suffix>: it neither sees, reuses nor deletes clusters
+// of another suffix (or of none). Tests run side by side with it.
+const SuffixEnv = "SECLAB_CLUSTER_SUFFIX"
+
+func clusterName(profile string) string {
+	if s := os.Getenv(SuffixEnv); s != "" {
+		return NamePrefix + profile + "-" + s
+	}
+	return NamePrefix + profile
+}
 
 // NamePrefix starts the name of every cluster seclab creates.
 const NamePrefix = "seclab-"
