@@ -106,17 +106,27 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		return done(r, n)
 	}
 
-	var last *Result
+	// last is the latest attempt; lastFail the latest real observation
+	// that the step is not done. At the deadline an Error (seclab could not
+	// look this time, e.g. the client's rate limiter refusing to wait past
+	// the deadline) must not hide a failure seen just before.
+	var last, lastFail *Result
+	settle := func(r Result, n int) Result {
+		if r.Status == Error && lastFail != nil {
+			r = *lastFail
+		}
+		return done(r, n)
+	}
 	for n := 1; ; n++ {
 		r := safeAttempt(tctx, env, c)
+		if r.Status == Fail {
+			lastFail = &r
+		}
 		if ctx.Err() != nil {
 			// Interrupted during the attempt: not even a Pass counts, as
 			// it may describe the cancellation (a probe cut off looks
 			// like blocked traffic). A Fail is still worth showing.
-			if r.Status == Fail {
-				last = &r
-			}
-			return interrupted(last, n)
+			return interrupted(lastFail, n)
 		}
 		if r.Status == Pass {
 			return done(r, n)
@@ -124,9 +134,9 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		if tctx.Err() != nil {
 			// Out of time during the attempt. A Fail is a real observation;
 			// an Error most likely describes the cancellation rather than
-			// the cluster, so the previous attempt says more.
-			if r.Status == Fail {
-				last = &r
+			// the cluster, so an earlier attempt says more.
+			if lastFail != nil {
+				return done(*lastFail, n)
 			}
 			if last != nil {
 				return done(*last, n)
@@ -141,7 +151,7 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		last = &r
 		wait := env.interval()
 		if left := time.Until(retryUntil); left <= 0 {
-			return done(r, n)
+			return settle(r, n)
 		} else if left < wait {
 			wait = left
 		}
@@ -150,9 +160,9 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		case <-tctx.Done():
 			t.Stop()
 			if ctx.Err() != nil {
-				return interrupted(last, n)
+				return interrupted(lastFail, n)
 			}
-			return done(*last, n)
+			return settle(*last, n)
 		case <-t.C:
 		}
 	}

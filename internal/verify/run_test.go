@@ -228,3 +228,31 @@ func newCheckName(s Spec) string {
 	r := Run(context.Background(), nil, s) // nil env: Run stops before any attempt
 	return strings.TrimSpace(r.Name)
 }
+
+// A failure seen, then attempts that could not look (an API hiccup, the
+// client's rate limiter refusing to wait past the deadline): the verdict
+// at the deadline is the failure, not "could not tell".
+func TestRunErrorAfterAFailureKeepsTheFailure(t *testing.T) {
+	ex := &fakeExec{fn: func(_ context.Context, _ execCall, n int) (string, string, int, error) {
+		if n == 1 {
+			return "0\n", "", 0, nil
+		}
+		return "", "", 0, fmt.Errorf("rate: Wait(n=1) would exceed context deadline")
+	}}
+	env := execEnv(ex)
+	env.Interval = 10 * time.Millisecond
+	r := Run(context.Background(), env, execSpec("80ms"))
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, `stdout does not contain "1000"`)
+	if len(ex.Calls()) < 2 {
+		t.Errorf("exec calls = %d; the errors after the failure must have been tried", len(ex.Calls()))
+	}
+
+	// Only errors: still an Error.
+	ex = &fakeExec{fn: func(context.Context, execCall, int) (string, string, int, error) {
+		return "", "", 0, fmt.Errorf("connection refused")
+	}}
+	env = execEnv(ex)
+	env.Interval = 10 * time.Millisecond
+	wantStatus(t, Run(context.Background(), env, execSpec("80ms")), Error)
+}
