@@ -52,6 +52,13 @@ mutants: images build
 		$(BIN) lab test --mutants all $$lab || { c=$$?; [ $$c -gt $$rc ] && rc=$$c; }; \
 	done; exit $$rc
 
+# One lab's e2e self-test N times in a row on one cluster (flakiness):
+# make e2e-repeat (netpol, 10 runs) or make e2e-repeat TEST=TestSecrets N=3
+N ?= 10
+TEST ?= TestNetpol
+e2e-repeat: images
+	SECLAB_MUTANTS=$${SECLAB_MUTANTS:-none} $(GO) test -tags e2e -count=$(N) -failfast -timeout 180m -v -run '^$(TEST)$$' ./e2e/ 2>&1 | tee e2e-repeat.out; exit $${PIPESTATUS[0]}
+
 # Everything: vet, unit tests, the air-gapped image self-test, then the
 # real-cluster e2e tests of every lab.
 test: vet unit airgap-selftest e2e
@@ -65,7 +72,7 @@ netpol-conformance:
 	../shared/tools/netpol-conformance $(CLUSTER)
 
 clean:
-	rm -rf bin e2e.out
+	rm -rf bin e2e.out e2e-repeat.out
 
 # seclab start (cold and warm) against plain kind create, in one run.
 bench: images
