@@ -231,7 +231,8 @@ func TestListJSON(t *testing.T) {
 
 func TestUnknownLabNamesValidOnes(t *testing.T) {
 	_, errOut, _ := runCLI(t, "start", "netpoll")
-	if !strings.Contains(errOut, `unknown lab "netpoll"`) || !strings.Contains(errOut, "netpol, secrets") {
+	_, valid, _ := strings.Cut(errOut, "valid labs: ")
+	if !strings.Contains(errOut, `unknown lab "netpoll"`) || !strings.Contains(valid, "netpol") || !strings.Contains(valid, "secrets") {
 		t.Errorf("stderr %q", errOut)
 	}
 }
