@@ -665,3 +665,25 @@ func TestMutantSampleSkipsListed(t *testing.T) {
 		}
 	}
 }
+
+// What counts as the API refusing an object (a mutant "rejected") and what
+// is seclab failing to run (an error that stops the self-test).
+func TestRefusal(t *testing.T) {
+	gr := schema.GroupResource{Resource: "pods"}
+	for _, tc := range []struct {
+		err     error
+		refused bool
+	}{
+		{apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "p", nil), true},
+		{apierrors.NewBadRequest("bad"), true},
+		{apierrors.NewConflict(gr, "p", errors.New("x")), true},
+		{apierrors.NewInternalError(errors.New("failed to create typed patch object (/v1, Kind=Pod): .spec.containers: element 0: associative list with keys has an element that omits key field \"name\"")), true},
+		{apierrors.NewInternalError(errors.New("etcdserver: request timed out")), false},
+		{apierrors.NewServiceUnavailable("down"), false},
+		{errors.New("dial tcp: connection refused"), false},
+	} {
+		if _, got := refusal(tc.err); got != tc.refused {
+			t.Errorf("refusal(%v) = %v, want %v", tc.err, got, tc.refused)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -127,6 +128,13 @@ func refusal(err error) (string, bool) {
 	switch st.Status().Code {
 	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity:
 		return st.Status().Message, true
+	case http.StatusInternalServerError:
+		// Server-side apply answers an object it cannot even merge (a
+		// list item without its merge key, e.g. a container without a
+		// name) with a 500, not a 422: the object is refused all the same.
+		if m := st.Status().Message; strings.Contains(m, "failed to create typed patch object") {
+			return m, true
+		}
 	}
 	return "", false
 }
@@ -166,6 +174,11 @@ func (t *labTest) storedAsOriginal(ctx context.Context, eq *equivalence) (bool, 
 func content(u *unstructured.Unstructured) map[string]any {
 	c := u.DeepCopy().Object
 	delete(c, "status")
+	// The scheduler's binding, set between the two reads or not: it is
+	// the cluster's doing, never the mutant's.
+	if spec, ok := c["spec"].(map[string]any); ok && u.GetKind() == "Pod" {
+		delete(spec, "nodeName")
+	}
 	c["metadata"] = map[string]any{"name": u.GetName(), "namespace": u.GetNamespace(), "labels": u.GetLabels()}
 	return c
 }
