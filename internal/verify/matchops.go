@@ -275,11 +275,12 @@ func compileIn(vpath string, arg any, errs *[]string) matcher {
 type inPattern struct{ vals []any }
 
 func (p inPattern) match(path string, got any, present bool, out *[]difference) {
-	if present {
-		for _, v := range p.vals {
-			if scalarEqual(v, got) {
-				return
-			}
+	for _, v := range p.vals {
+		// null in the list accepts a missing field: where the API's
+		// default means the same (a Pod Security version label left
+		// out is "latest").
+		if (present && scalarEqual(v, got)) || (!present && v == nil) {
+			return
 		}
 	}
 	*out = append(*out, difference{path: path, rel: "in", want: render(p.vals), got: renderPresent(got, present)})

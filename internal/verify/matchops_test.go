@@ -69,6 +69,9 @@ func TestMatchOperators(t *testing.T) {
 		{"ne null wants it set", `spec: {hostNetwork: {$ne: null}}`, "spec.hostNetwork != null | spec.hostNetwork = <missing>"},
 		{"in pass", `spec: {replicas: {$in: [1, 2, 3]}}`, ""},
 		{"in fail", `spec: {name: {$in: [web, db]}}`, `spec.name in ["web", "db"] | spec.name = "nginx-web"`},
+		{"in null accepts missing", `spec: {hostNetwork: {$in: [false, null]}}`, ""},
+		{"in without null wants it set", `spec: {hostNetwork: {$in: [false]}}`, `spec.hostNetwork in [false] | spec.hostNetwork = <missing>`},
+		{"in null still checks a present value", `spec: {name: {$in: [web, null]}}`, `spec.name in ["web", null] | spec.name = "nginx-web"`},
 
 		// strings
 		{"regex pass", `spec: {image: {$regex: '^nginx:1\.27(@sha256:.*)?$'}}`, ""},
