@@ -245,7 +245,7 @@ func TestFlattenOperators(t *testing.T) {
 		`{spec.policyTypes = ["Ingress"] in any order}`:            `spec: {policyTypes: {$setEquals: [Ingress]}}`,
 		`{spec.image not (starts with "nginx:latest")}`:            `spec: {image: {$not: {$prefix: "nginx:latest"}}}`,
 		`{spec.name: web, spec.x != null}`:                         `spec: {x: {$ne: null}, name: web}`,
-		`{spec.containers has every item matching {name: "x"}}`:   `spec: {containers: {$every: {name: x}}}`,
+		`{spec.containers has every item matching {name: "x"}}`:    `spec: {containers: {$every: {name: x}}}`,
 		`{spec.type matches one of "a" or "b"}`:                    `spec: {type: {$or: [a, b]}}`,
 	} {
 		if got := flatten(fromYAML(t, tree)); got != want {
