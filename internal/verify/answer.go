@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -148,13 +149,24 @@ func scalarText(v any) (string, bool) {
 	return strconv.FormatFloat(n.f, 'f', -1, 64), true
 }
 
-// ExpectedAnswer reads the value an answer check expects (for a reference
-// solution whose answer lives on the cluster). The error says why it could
-// not be read.
+// ExpectedAnswer reads the value an answer check expects, for a reference
+// solution whose answer lives on the cluster. It retries what may settle
+// (a field not filled in yet) until ctx ends; the error says why the value
+// could not be read.
 func ExpectedAnswer(ctx context.Context, env *Env, spec *AnswerSpec) (string, error) {
-	want, res := (&answerCheck{spec: spec}).expectedValue(ctx, env)
-	if res != nil {
-		return "", errors.New(res.Found)
+	c := &answerCheck{spec: spec}
+	for {
+		want, res := c.expectedValue(ctx, env)
+		if res == nil {
+			return strings.TrimSpace(want), nil
+		}
+		if res.final {
+			return "", errors.New(res.Found)
+		}
+		select {
+		case <-ctx.Done():
+			return "", errors.New(res.Found)
+		case <-time.After(env.interval()):
+		}
 	}
-	return strings.TrimSpace(want), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -180,9 +181,19 @@ func TestExpectedAnswer(t *testing.T) {
 			t.Errorf("%+v: got %q, %v; want %q", tc.spec, got, err, tc.want)
 		}
 	}
+	// Settled: at once, even with no deadline.
 	_, err := ExpectedAnswer(context.Background(), env, &AnswerSpec{FromSecret: &SecretKey{Name: "s", Key: "nope"}})
 	if err == nil || err.Error() != `secret default/s has no key "nope", which holds the answer` {
 		t.Errorf("missing key: err = %v", err)
+	}
+
+	// A field not filled in yet is waited for, until the deadline.
+	env, _ = testEnv(rootUserPod(""))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = ExpectedAnswer(ctx, env, nodeNameAnswer.Answer)
+	if err == nil || err.Error() != "Pod k01/root-user has no spec.nodeName yet, so there is nothing to compare the answer with" || ctx.Err() == nil {
+		t.Errorf("unscheduled pod: err = %v (deadline reached: %v)", err, ctx.Err() != nil)
 	}
 }
 
