@@ -24,7 +24,7 @@ func TestEmbeddedLabsValidate(t *testing.T) {
 		t.Fatalf("embedded labs invalid:\n%v", err)
 	}
 	ids := strings.Join(cat.IDs(), ",")
-	for _, want := range []string{"netpol", "secrets"} {
+	for _, want := range []string{"netpol", "secrets", "workload-hardening"} {
 		if !strings.Contains(ids, want) {
 			t.Errorf("lab %s missing from catalog (%s)", want, ids)
 		}
