@@ -11,6 +11,7 @@ import (
 
 	"github.com/seclab/seclab/internal/catalog"
 	"github.com/seclab/seclab/internal/cluster"
+	"github.com/seclab/seclab/internal/verify"
 	"github.com/seclab/seclab/labs"
 )
 
@@ -23,7 +24,7 @@ func TestEmbeddedLabsValidate(t *testing.T) {
 		t.Fatalf("embedded labs invalid:\n%v", err)
 	}
 	ids := strings.Join(cat.IDs(), ",")
-	for _, want := range []string{"netpol", "secrets"} {
+	for _, want := range []string{"netpol", "secrets", "workload-hardening"} {
 		if !strings.Contains(ids, want) {
 			t.Errorf("lab %s missing from catalog (%s)", want, ids)
 		}
@@ -326,4 +327,33 @@ func TestEquivalentMutantsMustExist(t *testing.T) {
 		`steps[0].equivalentMutants[3].id: "settings.yaml#ConfigMap/settings:drop-field:metadata.labels.team" is listed twice`,
 		"steps[0].equivalentMutants[4].id: required",
 	)
+}
+
+// An answer read from the cluster has no written solution answer: it would
+// be right on one cluster only.
+func TestLiveAnswerHasNoWrittenSolution(t *testing.T) {
+	live := &verify.AnswerSpec{FromObject: &verify.ObjectField{
+		Ref:   verify.ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: "k01", Name: "root-user"},
+		Field: "spec.nodeName",
+	}}
+	step := func(answer string, spec *verify.AnswerSpec) catalog.Step {
+		return catalog.Step{Title: "t", Checks: []verify.Spec{{Answer: spec}}, Solution: catalog.Solution{Answer: answer}}
+	}
+	lab := &catalog.Lab{ID: "x", Title: "x", Domain: "d", Minutes: 1, Profile: "default", Steps: []catalog.Step{
+		step("seclab-default-worker", live),
+		step("", live),
+		step("", &verify.AnswerSpec{Equals: "42"}),
+	}}
+	got := lab.Validate(opts)
+	requireAll(t, got,
+		"steps[0].solution.answer: leave it out: the answer check reads its value from the cluster (fromObject)",
+		"steps[2].solution.answer: required: the step has an answer check")
+	for _, e := range got {
+		if strings.HasPrefix(e, "steps[1].solution.answer") {
+			t.Errorf("a live answer needs no written one: %s", e)
+		}
+	}
+	if lab.Step(2).LiveAnswer() != live || lab.Step(3).LiveAnswer() != nil {
+		t.Errorf("LiveAnswer: step 2 %v, step 3 %v", lab.Step(2).LiveAnswer(), lab.Step(3).LiveAnswer())
+	}
 }

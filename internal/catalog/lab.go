@@ -73,7 +73,9 @@ type Solution struct {
 	Text string `json:"text"`
 	// Apply are manifests the self-test applies (server-side apply).
 	Apply []string `json:"apply,omitempty"`
-	// Answer is submitted for steps checked with an answer check.
+	// Answer is submitted for steps checked with an answer check. It is
+	// left out when the check reads its value from the cluster
+	// (fromObject): see Step.LiveAnswer.
 	Answer string `json:"answer,omitempty"`
 }
 
@@ -84,6 +86,19 @@ type NearMiss struct {
 	Name   string   `json:"name"`
 	Apply  []string `json:"apply,omitempty"`
 	Answer string   `json:"answer,omitempty"`
+}
+
+// LiveAnswer returns the step's answer check that reads its expected value
+// from a live object, or nil. Such a value differs between clusters (the
+// node a pod runs on), so the solution cannot write it down: whoever
+// submits the reference answer reads it with verify.ExpectedAnswer.
+func (s *Step) LiveAnswer() *verify.AnswerSpec {
+	for _, c := range s.Checks {
+		if c.Answer != nil && c.Answer.FromObject != nil {
+			return c.Answer
+		}
+	}
+	return nil
 }
 
 // ReadFile returns a file of the lab by its lab-relative path.

@@ -111,7 +111,11 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		for j, f := range s.Solution.Apply {
 			l.checkManifest(&errs, fmt.Sprintf("%s.solution.apply[%d]", p, j), f)
 		}
-		if hasAnswer && s.Solution.Answer == "" {
+		live := s.LiveAnswer() != nil
+		switch {
+		case live && s.Solution.Answer != "":
+			bad(p+".solution.answer", "leave it out: the answer check reads its value from the cluster (fromObject), so a written answer would be right on one cluster only; the self-test and solution --apply submit the live value")
+		case hasAnswer && !live && s.Solution.Answer == "":
 			bad(p+".solution.answer", "required: the step has an answer check")
 		}
 		if !hasAnswer && s.Solution.Answer != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/seclab/seclab/internal/catalog"
@@ -91,8 +92,7 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 	}
 	var reports []StepReport
 	for _, n := range steps {
-		env.Answer = act.Progress.Answers[n]
-		reports = append(reports, checkStep(ctx, env, act.Lab, n, stepSpecs(act.Lab, n, opts.All), opts.Timeout))
+		reports = append(reports, checkStep(ctx, env, act.Lab, n, stepSpecs(act.Lab, n, opts.All), act.Progress.Answers, opts.Timeout))
 	}
 	if ctx.Err() != nil {
 		return reports, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
@@ -147,20 +147,33 @@ func (e *StepRangeError) Error() string {
 	return fmt.Sprintf("lab %s has steps 1-%d, not %d", e.Lab, e.Max, e.Step)
 }
 
+// stepCheck is a check to run for a step, with the step it comes from: a
+// kept answer check is judged by the answer given for its own step.
+type stepCheck struct {
+	step int
+	spec verify.Spec
+}
+
 // stepSpecs is what checking step n runs. Alone, a step runs its own
 // checks and then the kept checks of the steps before it, so a step fails
 // when it undoes what an earlier one taught. In a whole-lab check (--all)
 // each step before the last is judged by its kept checks only: its other
 // checks describe a state later steps change on purpose (step 1's open
 // traffic is what step 2 closes), and the last step's state is the lab's.
-func stepSpecs(lab *catalog.Lab, n int, all bool) []verify.Spec {
-	step := lab.Step(n)
-	if all && n < lab.NumSteps() {
-		return kept(lab, n)
+func stepSpecs(lab *catalog.Lab, n int, all bool) []stepCheck {
+	var out []stepCheck
+	add := func(k int, specs []verify.Spec) {
+		for _, s := range specs {
+			out = append(out, stepCheck{k, s})
+		}
 	}
-	specs := append([]verify.Spec(nil), step.Checks...)
+	if all && n < lab.NumSteps() {
+		add(n, kept(lab, n))
+		return out
+	}
+	add(n, lab.Step(n).Checks)
 	if all {
-		return specs
+		return out
 	}
 	for k := 1; k < n; k++ {
 		for _, s := range kept(lab, k) {
@@ -168,10 +181,10 @@ func stepSpecs(lab *catalog.Lab, n int, all bool) []verify.Spec {
 				s.Name = verify.DefaultName(s)
 			}
 			s.Name = fmt.Sprintf("%s (kept from step %d)", s.Name, k)
-			specs = append(specs, s)
+			add(k, []verify.Spec{s})
 		}
 	}
-	return specs
+	return out
 }
 
 // kept returns step n's checks marked keep.
@@ -185,9 +198,19 @@ func kept(lab *catalog.Lab, n int) []verify.Spec {
 	return out
 }
 
-func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, specs []verify.Spec, timeout time.Duration) StepReport {
+// checkStep runs checks concurrently, each seeing the answer recorded for
+// the step it comes from, and reports the results in order.
+func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, checks []stepCheck, answers map[int]string, timeout time.Duration) StepReport {
 	step := lab.Step(n)
-	results := verify.RunAll(ctx, env, withTimeout(specs, timeout))
+	results := make([]verify.Result, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		env := *env
+		env.Answer = answers[c.step]
+		spec := withTimeout([]verify.Spec{c.spec}, timeout)[0]
+		wg.Go(func() { results[i] = verify.Run(ctx, &env, spec) })
+	}
+	wg.Wait()
 	r := StepReport{Lab: lab.ID, Step: n, Of: lab.NumSteps(), Title: step.Title, Results: results, Passed: true}
 	for _, res := range results {
 		if res.Status != verify.Pass {

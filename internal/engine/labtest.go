@@ -189,7 +189,7 @@ func (e *Engine) SelfTest(ctx context.Context, id string, opts SelfTestOptions) 
 	if err != nil {
 		return nil, err
 	}
-	t := &labTest{e: e, lab: lab, env: env, opts: opts, baseline: map[objKey]*unstructured.Unstructured{},
+	t := &labTest{e: e, lab: lab, env: env, opts: opts, baseline: map[objKey]*unstructured.Unstructured{}, answers: map[int]string{},
 		report: &SelfTestReport{Lab: id, Cluster: res.Cluster.Name, Mutants: opts.Mutants.String(), Problems: []string{}}}
 	for _, f := range lab.Setup {
 		objs, err := lab.Manifests(f)
@@ -287,6 +287,23 @@ type labTest struct {
 	// baseline is seclab's version of every object it applied before the
 	// step under test (setup and earlier solutions): what undo restores.
 	baseline map[objKey]*unstructured.Unstructured
+	// answers are the steps' reference answers, once known (a live one is
+	// read from the cluster).
+	answers map[int]string
+}
+
+// answer is step n's reference answer (see solutionAnswer). A live one is
+// read once: later trials must submit what the learner would have.
+func (t *labTest) answer(ctx context.Context, n int) (string, error) {
+	if a, ok := t.answers[n]; ok {
+		return a, nil
+	}
+	a, err := solutionAnswer(ctx, t.env, t.lab, n)
+	if err != nil {
+		return "", err
+	}
+	t.answers[n] = a
+	return a, nil
 }
 
 // fresh checks that no step passes on the lab as started.
@@ -354,6 +371,9 @@ func (t *labTest) step(ctx context.Context, n int, mutants []plannedMutant) (ok 
 			t.report.problem("step %d: the reference solution could not be applied: %s", n, msg)
 			return false, nil
 		}
+		return false, err
+	}
+	if _, err := t.answer(ctx, n); err != nil {
 		return false, err
 	}
 	reports, err := t.e.Check(ctx, CheckOptions{Step: n})
@@ -429,7 +449,10 @@ func (t *labTest) equivalent(ctx context.Context, n int, eq catalog.NearMiss) (T
 	}
 	answer := eq.Answer
 	if answer == "" {
-		answer = t.lab.Step(n).Solution.Answer
+		var err error
+		if answer, err = t.answer(ctx, n); err != nil {
+			return Trial{Name: eq.Name}, err
+		}
 	}
 	tr, err := t.try(ctx, n, objs, nil, answer)
 	tr.Name = eq.Name
@@ -460,7 +483,11 @@ func (t *labTest) mutant(ctx context.Context, n int, m plannedMutant) (Trial, er
 		}
 		objs = append(objs, o...)
 	}
-	tr, err := t.try(ctx, n, objs, &equivalence{mutated: m.Object, original: original}, t.lab.Step(n).Solution.Answer)
+	answer, err := t.answer(ctx, n)
+	if err != nil {
+		return Trial{ID: m.ID, Name: m.Description}, err
+	}
+	tr, err := t.try(ctx, n, objs, &equivalence{mutated: m.Object, original: original}, answer)
 	tr.ID, tr.Name = m.ID, m.Description
 	return tr, err
 }
@@ -538,7 +565,8 @@ func (t *labTest) checks(ctx context.Context, n int, answer string) []CheckVerdi
 			}
 		}
 		if len(kept) > 0 {
-			groups = append(groups, &group{step: k, specs: kept, answer: t.lab.Step(k).Solution.Answer})
+			// Known: step k's solution was applied and its answer read.
+			groups = append(groups, &group{step: k, specs: kept, answer: t.answers[k]})
 		}
 	}
 	var wg sync.WaitGroup

@@ -687,3 +687,111 @@ func TestRefusal(t *testing.T) {
 		}
 	}
 }
+
+// quizLab asks for a value that only the cluster knows (setup puts it
+// there), then builds on it: the reference answer is read live.
+func quizLab() fstest.MapFS {
+	return fstest.MapFS{
+		"quiz/lab.yaml": {Data: []byte(`id: quiz
+title: Quiz lab
+domain: Testing
+minutes: 1
+profile: default
+namespaces: [toy]
+setup: [setup.yaml]
+steps:
+  - title: Name the node
+    text: step.md
+    checks:
+      - name: the answer is the node
+        keep: true
+        answer:
+          fromObject:
+            ref: {apiVersion: v1, kind: ConfigMap, namespace: toy, name: quiz}
+            field: data.node
+    solution:
+      text: step.md
+    nearMisses:
+      - name: the pod's name
+        answer: root-user
+  - title: Turn the feature on
+    text: step.md
+    checks:
+      - name: flags has feature on
+        object:
+          ref: {apiVersion: v1, kind: ConfigMap, namespace: toy, name: flags}
+          match: {data: {feature: "on"}}
+    solution:
+      text: step.md
+      apply: [solution/02.yaml]
+    nearMisses:
+      - name: feature off
+        apply: [nearmiss/02-off.yaml]
+`)},
+		"quiz/step.md": {Data: []byte("Do it.\n")},
+		"quiz/setup.yaml": {Data: []byte(`apiVersion: v1
+kind: Namespace
+metadata: {name: toy}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: quiz, namespace: toy}
+data: {node: seclab-default-worker}
+`)},
+		"quiz/solution/02.yaml": {Data: []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: flags, namespace: toy}
+data: {feature: "on"}
+`)},
+		"quiz/nearmiss/02-off.yaml": {Data: []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: flags, namespace: toy}
+data: {feature: "off"}
+`)},
+	}
+}
+
+func TestSelfTestLiveAnswer(t *testing.T) {
+	e, _ := newSelfTestEngine(t, quizLab())
+	r, err := e.SelfTest(context.Background(), "quiz", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Held() {
+		t.Errorf("problems:\n%s", strings.Join(r.Problems, "\n"))
+	}
+	// Step 2's solution passes only when check judges step 1's kept answer
+	// check by step 1's answer, not by step 2's (none).
+	for _, s := range r.Steps {
+		if s.Fresh.Passed || s.Solution == nil || !s.Solution.Passed {
+			t.Errorf("step %d: fresh %+v, solution %+v", s.Step, s.Fresh, s.Solution)
+		}
+	}
+	if tr := trial(t, r, "the pod's name"); tr.Outcome != Killed || !reflect.DeepEqual(caughtBy(tr), []string{`step 1 "the answer is the node" fail`}) {
+		t.Errorf("near-miss answer: %+v", tr)
+	}
+	// Step 2's trials run step 1's kept answer check with the live answer,
+	// so only step 2's own check catches them.
+	for _, tr := range append(append([]Trial{}, r.Steps[1].NearMisses...), r.Steps[1].Mutants...) {
+		for _, v := range tr.CaughtBy {
+			if v.Step == 1 {
+				t.Errorf("%s %s caught by step 1's kept check: %+v", tr.ID, tr.Name, v)
+			}
+		}
+	}
+	if len(r.Steps[1].Mutants) == 0 {
+		t.Error("no mutants of step 2 ran")
+	}
+	act, err := e.Current()
+	if err != nil || act.Progress.Answers[1] != "seclab-default-worker" {
+		t.Errorf("recorded answer for step 1: %q (%v)", act.Progress.Answers[1], err)
+	}
+
+	// reset --step 2 records it as well.
+	if _, err := e.Reset(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if act, err := e.Current(); err != nil || act.Progress.Answers[1] != "seclab-default-worker" || act.Progress.NextStep(2) != 2 {
+		t.Errorf("after reset --step 2: answers %v, next %d (%v)", act.Progress.Answers, act.Progress.NextStep(2), err)
+	}
+}

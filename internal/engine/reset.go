@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/seclab/seclab/internal/catalog"
 	"github.com/seclab/seclab/internal/state"
@@ -39,7 +40,11 @@ func (e *Engine) Reset(ctx context.Context, toStep int) (Active, error) {
 		if err := applySolution(ctx, env, act.Lab, i); err != nil {
 			return act, err
 		}
-		if a := act.Lab.Step(i).Solution.Answer; a != "" {
+		a, err := solutionAnswer(ctx, env, act.Lab, i)
+		if err != nil {
+			return act, err
+		}
+		if a != "" {
 			answers[i] = a
 		}
 	}
@@ -74,10 +79,33 @@ func (e *Engine) Solve(ctx context.Context, n int) error {
 	if err := applySolution(ctx, env, act.Lab, n); err != nil {
 		return err
 	}
-	if a := act.Lab.Step(n).Solution.Answer; a != "" {
+	a, err := solutionAnswer(ctx, env, act.Lab, n)
+	if err == nil && a != "" {
 		_, err = e.Answer(n, a)
 	}
 	return err
+}
+
+// liveAnswerTimeout bounds the wait for a live answer's field to be filled
+// in (a pod the lab just created may not be scheduled yet).
+const liveAnswerTimeout = 30 * time.Second
+
+// solutionAnswer is what the reference solution of step n answers: the
+// lab's text, or the value on the cluster when the answer check reads it
+// from there (fromObject), which no lab file can know in advance.
+func solutionAnswer(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int) (string, error) {
+	step := lab.Step(n)
+	live := step.LiveAnswer()
+	if live == nil {
+		return step.Solution.Answer, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, liveAnswerTimeout)
+	defer cancel()
+	a, err := verify.ExpectedAnswer(ctx, env, live)
+	if err != nil {
+		return "", fmt.Errorf("step %d: reading the reference answer from the cluster: %w", n, err)
+	}
+	return a, nil
 }
 
 func applySolution(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int) error {

@@ -24,9 +24,26 @@ type difference struct {
 	// rel is how the field must relate to want ("=" when empty, ">=",
 	// "contains", ...), so Expected reads "status.readyReplicas >= 1".
 	rel string
+	// alts, for $or, are the differences of each alternative; none
+	// matched, so expected and found list them all.
+	alts [][]difference
 }
 
 func (d difference) expected() string {
+	if d.alts != nil {
+		parts := make([]string, len(d.alts))
+		for i, alt := range d.alts {
+			each := make([]string, len(alt))
+			for j, a := range alt {
+				each[j] = a.expected()
+			}
+			parts[i] = strings.Join(each, " and ")
+			if len(alt) > 1 && len(d.alts) > 1 {
+				parts[i] = "(" + parts[i] + ")"
+			}
+		}
+		return strings.Join(parts, " or ")
+	}
 	rel := d.rel
 	if rel == "" {
 		rel = "="
@@ -35,6 +52,20 @@ func (d difference) expected() string {
 }
 
 func (d difference) found() string {
+	if d.alts != nil {
+		// Alternatives often look at the same field: say it once.
+		var parts []string
+		seen := map[string]bool{}
+		for _, alt := range d.alts {
+			for _, a := range alt {
+				if f := a.found(); !seen[f] {
+					seen[f] = true
+					parts = append(parts, f)
+				}
+			}
+		}
+		return strings.Join(parts, "; ")
+	}
 	return d.path + " = " + d.got
 }
 

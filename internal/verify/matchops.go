@@ -43,6 +43,8 @@ func init() {
 		"$prefix":    compilePrefix,
 		"$absent":    compileAbsent,
 		"$not":       compileNot,
+		"$every":     compileEvery,
+		"$or":        compileOr,
 	}
 }
 
@@ -573,4 +575,63 @@ func (p notPattern) expect() (string, string) {
 		return "not", "(" + want + ")"
 	}
 	return "not", "(" + rel + " " + want + ")"
+}
+
+// $every: the field is a list whose every element matches the pattern (a
+// missing list has none, so it holds). Each element that does not is
+// reported at its own index, so
+// containers: {$every: {securityContext: {privileged: {$ne: true}}}}
+// fails with spec.containers[1].securityContext.privileged = true.
+func compileEvery(vpath string, arg any, errs *[]string) matcher {
+	return everyPattern{compile(vpath, arg, errs)}
+}
+
+type everyPattern struct{ p pattern }
+
+func (p everyPattern) match(path string, got any, present bool, out *[]difference) {
+	list, ok := asList(got, present)
+	if !ok {
+		rel, want := p.expect()
+		*out = append(*out, difference{path: path, rel: rel, want: want, got: render(got)})
+		return
+	}
+	for i, e := range list {
+		p.p.match(indexPath(path, i), e, true, out)
+	}
+}
+
+func (p everyPattern) expect() (string, string) { return "has every item matching", p.p.String() }
+
+// $or: the field matches at least one of the patterns. It says the same
+// thing written in different places (runAsNonRoot for the pod, or for
+// every container), so a failure lists what each alternative missed.
+func compileOr(vpath string, arg any, errs *[]string) matcher {
+	ps := patternList(vpath, arg, errs)
+	if l, ok := arg.([]any); ok && len(l) < 2 {
+		*errs = append(*errs, vpath+": list at least two patterns (with one, write the pattern itself)")
+	}
+	return orPattern{ps}
+}
+
+type orPattern struct{ alts []pattern }
+
+func (p orPattern) match(path string, got any, present bool, out *[]difference) {
+	alts := make([][]difference, 0, len(p.alts))
+	for _, a := range p.alts {
+		var d []difference
+		a.match(path, got, present, &d)
+		if len(d) == 0 {
+			return
+		}
+		alts = append(alts, d)
+	}
+	*out = append(*out, difference{path: path, alts: alts})
+}
+
+func (p orPattern) expect() (string, string) {
+	parts := make([]string, len(p.alts))
+	for i, a := range p.alts {
+		parts[i] = a.String()
+	}
+	return "matches one of", clip(strings.Join(parts, " or "), maxValue)
 }

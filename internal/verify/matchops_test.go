@@ -145,7 +145,7 @@ func TestMatchOperatorValidation(t *testing.T) {
 		errs       []string
 	}{
 		{"unknown operator", `spec: {ports: {$contians: [{port: 80}]}}`,
-			[]string{"object.match.spec.ports.$contians: unknown operator (known: $absent, $contains, $gt, $gte, $in, $len, $lt, $lte, $ne, $not, $prefix, $regex, $setEquals)"}},
+			[]string{"object.match.spec.ports.$contians: unknown operator (known: $absent, $contains, $every, $gt, $gte, $in, $len, $lt, $lte, $ne, $not, $or, $prefix, $regex, $setEquals)"}},
 		{"unknown nested in contains", `spec: {ports: {$contains: [{port: {$greater: 1}}]}}`,
 			[]string{"object.match.spec.ports.$contains[0].port.$greater: unknown operator"}},
 		{"bad regex", `spec: {image: {$regex: 'nginx(:1'}}`,
@@ -167,6 +167,10 @@ func TestMatchOperatorValidation(t *testing.T) {
 		{"prefix not a string", `spec: {x: {$prefix: 1}}`, []string{"object.match.spec.x.$prefix: want a string, got 1"}},
 		{"mixed with fields", `spec: {ports: {$len: 1, port: 80}}`, []string{"object.match.spec.ports.$len: operators cannot be mixed with fields"}},
 		{"operator at the root", `$not: {spec: {}}`, []string{"object.match: operators apply to a field"}},
+		{"or of one pattern", `spec: {$or: [{hostPID: false}]}`, []string{"object.match.spec.$or: list at least two patterns (with one, write the pattern itself)"}},
+		{"or not a list", `spec: {$or: {hostPID: false}}`, []string{"object.match.spec.$or: want a list of patterns, got {hostPID: false}"}},
+		{"or with a bad alternative", `spec: {$or: [{a: {$gte: x}}, {b: 1}]}`, []string{"object.match.spec.$or[0].a.$gte: want a number"}},
+		{"every with a bad pattern", `spec: {containers: {$every: {name: {$regex: '('}}}}`, []string{"object.match.spec.containers.$every.name.$regex:"}},
 		{"several problems", `spec: {a: {$gte: x}, b: {$regex: '('}}`,
 			[]string{"object.match.spec.a.$gte: want a number", "object.match.spec.b.$regex:"}},
 	} {
@@ -244,6 +248,8 @@ func TestFlattenOperators(t *testing.T) {
 		`{spec.policyTypes = ["Ingress"] in any order}`:            `spec: {policyTypes: {$setEquals: [Ingress]}}`,
 		`{spec.image not (starts with "nginx:latest")}`:            `spec: {image: {$not: {$prefix: "nginx:latest"}}}`,
 		`{spec.name: web, spec.x != null}`:                         `spec: {x: {$ne: null}, name: web}`,
+		`{spec.containers has every item matching {name: "x"}}`:    `spec: {containers: {$every: {name: x}}}`,
+		`{spec.type matches one of "a" or "b"}`:                    `spec: {type: {$or: [a, b]}}`,
 	} {
 		if got := flatten(fromYAML(t, tree)); got != want {
 			t.Errorf("flatten(%s)\n  = %s\n want %s", tree, got, want)
@@ -266,5 +272,93 @@ func TestRenderFlow(t *testing.T) {
 		if got := render(v); got != want {
 			t.Errorf("render(%#v) = %s, want %s", v, got, want)
 		}
+	}
+}
+
+// podObject is a pod as the API server returns it: a hardened container and
+// a sidecar that is not.
+func podObject() map[string]any {
+	return map[string]any{
+		"spec": map[string]any{
+			"securityContext": map[string]any{"seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+			"containers": []any{
+				map[string]any{"name": "app", "securityContext": map[string]any{
+					"runAsNonRoot": true, "allowPrivilegeEscalation": false,
+					"capabilities": map[string]any{"drop": []any{"ALL"}},
+				}},
+				map[string]any{"name": "sidecar", "securityContext": map[string]any{"privileged": true}},
+			},
+			"volumes": []any{
+				map[string]any{"name": "tmp", "emptyDir": map[string]any{}},
+				map[string]any{"name": "root", "hostPath": map[string]any{"path": "/"}},
+			},
+		},
+	}
+}
+
+// runAsNonRootAnywhere is the check of the workload-hardening lab: true for
+// the pod (and no container says false), or true in every container.
+const runAsNonRootAnywhere = `spec:
+  $or:
+    - securityContext: {runAsNonRoot: true}
+      containers: {$every: {securityContext: {runAsNonRoot: {$ne: false}}}}
+    - containers: {$every: {securityContext: {runAsNonRoot: true}}}`
+
+func TestEveryAndOr(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		obj        func(spec map[string]any)
+		diff       string // "" = match
+	}{
+		{"every passes", `spec: {containers: {$every: {name: {$regex: '^[a-z]+$'}}}}`, nil, ""},
+		{"every names each element that fails", `spec: {containers: {$every: {securityContext: {privileged: {$ne: true}}}}}`, nil,
+			"spec.containers[1].securityContext.privileged != true | spec.containers[1].securityContext.privileged = true"},
+		{"every under a missing map", `spec: {containers: {$every: {securityContext: {allowPrivilegeEscalation: false}}}}`, nil,
+			"spec.containers[1].securityContext.allowPrivilegeEscalation = false | spec.containers[1].securityContext.allowPrivilegeEscalation = <missing>"},
+		{"every on a missing list holds", `spec: {initContainers: {$every: {name: x}}}`, nil, ""},
+		{"every on a map", `spec: {securityContext: {$every: {name: x}}}`, nil,
+			`spec.securityContext has every item matching {name: "x"} | spec.securityContext = {seccompProfile: {type: "RuntimeDefault"}}`},
+		{"every finds the hostPath", `spec: {volumes: {$every: {hostPath: {$absent: true}}}}`, nil,
+			`spec.volumes[1].hostPath is absent | spec.volumes[1].hostPath = {path: "/"}`},
+		{"every with contains", `spec: {containers: {$every: {securityContext: {capabilities: {drop: {$contains: [ALL]}}}}}}`, nil,
+			`spec.containers[1].securityContext.capabilities = {drop: {$contains: ["ALL"]}} | spec.containers[1].securityContext.capabilities = <missing>`},
+
+		{"or: the pod level holds", runAsNonRootAnywhere, func(spec map[string]any) {
+			spec["securityContext"].(map[string]any)["runAsNonRoot"] = true
+		}, ""},
+		{"or: every container holds", runAsNonRootAnywhere, func(spec map[string]any) {
+			spec["containers"].([]any)[1].(map[string]any)["securityContext"].(map[string]any)["runAsNonRoot"] = true
+		}, ""},
+		{"or: neither, each alternative's difference", runAsNonRootAnywhere, nil,
+			"spec.securityContext.runAsNonRoot = true or spec.containers[1].securityContext.runAsNonRoot = true | " +
+				"spec.securityContext.runAsNonRoot = <missing>; spec.containers[1].securityContext.runAsNonRoot = <missing>"},
+		{"or: the pod says true but a container says false", runAsNonRootAnywhere, func(spec map[string]any) {
+			spec["securityContext"].(map[string]any)["runAsNonRoot"] = true
+			spec["containers"].([]any)[1].(map[string]any)["securityContext"].(map[string]any)["runAsNonRoot"] = false
+		}, "spec.containers[1].securityContext.runAsNonRoot != false or spec.containers[1].securityContext.runAsNonRoot = true | " +
+			"spec.containers[1].securityContext.runAsNonRoot = false"},
+		{"or: alternatives with several differences are grouped", `spec: {$or: [{hostPID: true, hostIPC: true}, {hostNetwork: true}]}`, nil,
+			"(spec.hostIPC = true and spec.hostPID = true) or spec.hostNetwork = true | " +
+				"spec.hostIPC = <missing>; spec.hostPID = <missing>; spec.hostNetwork = <missing>"},
+		{"or on a value", `spec: {securityContext: {seccompProfile: {type: {$or: [RuntimeDefault, Localhost]}}}}`, nil, ""},
+		{"or with absent", `spec: {securityContext: {appArmorProfile: {$or: [{$absent: true}, {type: RuntimeDefault}]}}}`, nil, ""},
+		{"not of or", `spec: {securityContext: {seccompProfile: {type: {$not: {$or: [RuntimeDefault, Localhost]}}}}}`, nil,
+			`spec.securityContext.seccompProfile.type not (matches one of "RuntimeDefault" or "Localhost") | spec.securityContext.seccompProfile.type = "RuntimeDefault"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := compileMatch("object.match", fromYAML(t, tc.want))
+			if len(c.errs) > 0 {
+				t.Fatalf("compile: %q", c.errs)
+			}
+			obj := podObject()
+			if tc.obj != nil {
+				tc.obj(obj["spec"].(map[string]any))
+			}
+			var d []difference
+			c.root.match("", obj, true, &d)
+			if got := diffText(d); got != tc.diff {
+				t.Errorf("diff\n  got  %q\n  want %q", got, tc.diff)
+			}
+		})
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -59,7 +61,37 @@ func (c *objectCheck) attempt(ctx context.Context, env *Env) Result {
 		want = append(want, d.expected())
 		got = append(got, d.found())
 	}
-	return failed(strings.Join(want, "\n"), strings.Join(got, "\n"))
+	r := failed(strings.Join(want, "\n"), strings.Join(got, "\n"))
+	if p := podBehindStatus(ref, obj, diffs); p != nil {
+		// A pod's status says what the check wants but not why it is not
+		// there yet; the kubelet's reasons do (a container it refuses to
+		// start as root, an image it cannot pull).
+		r.Found += "\n" + ref.String() + ": " + podProblem(p)
+		if stuck(p) {
+			r = final(r) // waiting will not start it
+		}
+	}
+	return r
+}
+
+// podBehindStatus returns the pod when ref is a pod that is not Running
+// and Ready and a difference is in its status; nil otherwise.
+func podBehindStatus(ref ObjectRef, obj *unstructured.Unstructured, diffs []difference) *corev1.Pod {
+	if ref.APIVersion != "v1" || ref.Kind != "Pod" {
+		return nil
+	}
+	inStatus := false
+	for _, d := range diffs {
+		inStatus = inStatus || d.path == "status" || strings.HasPrefix(d.path, "status.")
+	}
+	if !inStatus {
+		return nil
+	}
+	var p corev1.Pod
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &p); err != nil || podUsable(&p) {
+		return nil
+	}
+	return &p
 }
 
 // getObject fetches ref through the dynamic client. It returns (nil, nil)

@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func netpol(namespace, name, app string) *unstructured.Unstructured {
@@ -230,4 +232,70 @@ func TestAbsent(t *testing.T) {
 	env, _ = testEnv()
 	r = quick(t, env, Spec{Absent: &AbsentSpec{Ref: ObjectRef{APIVersion: "example.com/v1", Kind: "Widget", Name: "w"}}})
 	wantStatus(t, r, Error) // an unknown kind is not proof of absence
+}
+
+// unstructuredPod is p as the dynamic client returns it.
+func unstructuredPod(t *testing.T, p *corev1.Pod) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetAPIVersion("v1")
+	u.SetKind("Pod")
+	return u
+}
+
+var runningReady = map[string]any{"status": map[string]any{
+	"phase":      "Running",
+	"conditions": map[string]any{"$contains": []any{map[string]any{"type": "Ready", "status": "True"}}},
+}}
+
+var hardenedRef = ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: "k01-hardened", Name: "hardened"}
+
+// A pod the kubelet refuses to start: the check says why, at once.
+func TestObjectPodStatusSaysWhy(t *testing.T) {
+	p := pullFailingPod("k01-hardened", "hardened", nil, "busybox:1.36", "CreateContainerConfigError")
+	p.Status.ContainerStatuses[0].State.Waiting.Message = `container has runAsNonRoot and image will run as root (pod: "hardened_k01-hardened(1c2d)", container: nginx)`
+	env, _ := testEnv(unstructuredPod(t, p))
+	r := quick(t, env, Spec{Object: &ObjectSpec{Ref: hardenedRef, Match: runningReady}})
+	wantStatus(t, r, Fail)
+	wantContains(t, "expected", r.Expected, `status.phase = "Running"`)
+	wantContains(t, "found", r.Found, `status.phase = "Pending"`,
+		"\nPod k01-hardened/hardened: container nginx is waiting: CreateContainerConfigError: container has runAsNonRoot and image will run as root")
+	if r.Attempts != 1 {
+		t.Errorf("attempts = %d: the kubelet will not start it by waiting", r.Attempts)
+	}
+
+	// Still starting: the reason is given, and the check keeps trying.
+	p = pullFailingPod("k01-hardened", "hardened", nil, "busybox:1.36", "ContainerCreating")
+	env, _ = testEnv(unstructuredPod(t, p))
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: hardenedRef, Match: runningReady}})
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "Pod k01-hardened/hardened: it is still starting (Pending)")
+	if r.Attempts < 2 {
+		t.Errorf("attempts = %d: a starting pod is worth waiting for", r.Attempts)
+	}
+}
+
+// The pod's reasons are only added where the status is what differs.
+func TestObjectPodSpecDifferenceHasNoStatusNote(t *testing.T) {
+	p := readyPodObj("k01-hardened", "hardened", nil, "10.0.0.9")
+	env, _ := testEnv(unstructuredPod(t, p))
+	wantStatus(t, quick(t, env, Spec{Object: &ObjectSpec{Ref: hardenedRef, Match: runningReady}}), Pass)
+
+	r := quick(t, env, Spec{Object: &ObjectSpec{Ref: hardenedRef, Match: map[string]any{"spec": map[string]any{"hostPID": true}}}})
+	wantStatus(t, r, Fail)
+	if r.Found != "spec.hostPID = <missing>" {
+		t.Errorf("found = %q", r.Found)
+	}
+
+	p = pullFailingPod("k01-hardened", "hardened", nil, "busybox:1.36", "CreateContainerConfigError")
+	env, _ = testEnv(unstructuredPod(t, p))
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: hardenedRef, Match: map[string]any{"spec": map[string]any{"hostPID": true}}}})
+	wantStatus(t, r, Fail)
+	if r.Found != "spec.hostPID = <missing>" {
+		t.Errorf("found = %q", r.Found)
+	}
 }

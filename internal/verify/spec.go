@@ -305,10 +305,20 @@ type AccessSpec struct {
 }
 
 // AnswerSpec compares the learner's answer (seclab answer ...) with an
-// expected value, given literally or read from a Secret key.
+// expected value: given literally, read from a Secret key, or read from a
+// field of a live object (a value that differs from cluster to cluster,
+// like the node a pod runs on).
 type AnswerSpec struct {
-	Equals     string     `json:"equals,omitempty"`
-	FromSecret *SecretKey `json:"fromSecret,omitempty"`
+	Equals     string       `json:"equals,omitempty"`
+	FromSecret *SecretKey   `json:"fromSecret,omitempty"`
+	FromObject *ObjectField `json:"fromObject,omitempty"`
+}
+
+// ObjectField points at one field of an object, by a dotted path with list
+// indexes (spec.nodeName, status.podIPs[0].ip), as selects.field does.
+type ObjectField struct {
+	Ref   ObjectRef `json:"ref"`
+	Field string    `json:"field"`
 }
 
 // SecretKey points at one key of a Secret.
@@ -564,11 +574,25 @@ func (s Spec) Validate() []string {
 		oneOf("access.expect", a.Expect, ExpectAllowed, ExpectDenied)
 	}
 	if a := s.Answer; a != nil {
-		if (a.Equals == "") == (a.FromSecret == nil) {
-			bad("answer", "set exactly one of equals, fromSecret")
+		n := 0
+		for _, set := range []bool{a.Equals != "", a.FromSecret != nil, a.FromObject != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			bad("answer", "set exactly one of equals, fromSecret, fromObject")
 		}
 		if f := a.FromSecret; f != nil && (f.Name == "" || f.Key == "") {
 			bad("answer.fromSecret", "name and key are required")
+		}
+		if f := a.FromObject; f != nil {
+			ref("answer.fromObject.ref", f.Ref)
+			if f.Field == "" {
+				bad("answer.fromObject.field", "required (the path to the value, e.g. spec.nodeName)")
+			} else if _, err := parseFieldPath(f.Field); err != nil {
+				bad("answer.fromObject.field", "%v", err)
+			}
 		}
 	}
 	if n := s.Node; n != nil {
