@@ -88,7 +88,7 @@ func TestClusterNotReadySaysWhatIsMissing(t *testing.T) {
 	broken.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("connection refused")
 	})
-	if got := clusterNotReady(context.Background(), broken, info); got != "the API server does not answer yet (connection refused)" {
+	if got := clusterNotReady(context.Background(), broken, info); got != "the API server is not serving yet (connection refused)" {
 		t.Errorf("API down: %q", got)
 	}
 }

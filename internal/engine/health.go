@@ -195,7 +195,7 @@ func clusterNotReady(ctx context.Context, client kubernetes.Interface, info clus
 	defer cancel()
 	nodes, err := client.CoreV1().Nodes().List(rctx, metav1.ListOptions{})
 	if err != nil {
-		return "the API server does not answer yet (" + oneLine(err.Error(), 200) + ")"
+		return "the API server is not serving yet (" + oneLine(err.Error(), 200) + ")"
 	}
 	byName := map[string]*corev1.Node{}
 	for i := range nodes.Items {
@@ -218,7 +218,7 @@ func clusterNotReady(ctx context.Context, client kubernetes.Interface, info clus
 	}
 	pods, err := client.CoreV1().Pods(metav1.NamespaceSystem).List(rctx, metav1.ListOptions{})
 	if err != nil {
-		return "the API server does not answer yet (" + oneLine(err.Error(), 200) + ")"
+		return "the API server is not serving yet (" + oneLine(err.Error(), 200) + ")"
 	}
 	var waiting []string
 	for _, p := range pods.Items {
