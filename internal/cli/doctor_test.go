@@ -109,9 +109,13 @@ func (stoppedClusters) Get(_ context.Context, name string) (cluster.Info, error)
 }
 func (stoppedClusters) List(context.Context) ([]cluster.Info, error) { return nil, nil }
 func (stoppedClusters) Delete(context.Context, string) error         { return nil }
-func (stoppedClusters) ExportKubeConfig(string) error                { return nil }
-func (stoppedClusters) RESTConfig(string) (*rest.Config, error)      { return &rest.Config{}, nil }
-func (stoppedClusters) NodeRunner(string) verify.NodeRunner          { return nil }
+func (stoppedClusters) EnsureKubeConfig(string) (string, error)      { return "", nil }
+func (stoppedClusters) StartNodes(context.Context, string) (cluster.Info, error) {
+	return cluster.Info{}, errors.New("not in this test")
+}
+func (stoppedClusters) Readdress(context.Context, string) ([]string, error) { return nil, nil }
+func (stoppedClusters) RESTConfig(string) (*rest.Config, error)             { return &rest.Config{}, nil }
+func (stoppedClusters) NodeRunner(string) verify.NodeRunner                 { return nil }
 func (stoppedClusters) LoadImages(context.Context, string, []string) ([]cluster.LoadResult, error) {
 	return nil, nil
 }

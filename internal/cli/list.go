@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,6 +20,11 @@ type labRow struct {
 	Passed   int    `json:"passed"`
 	Current  bool   `json:"current"`
 	Progress string `json:"progress"`
+	// Ended: the current run's cluster was deleted or replaced.
+	Ended bool `json:"ended"`
+	// Runs counts the lab's runs; Completed is its first completion.
+	Runs      int        `json:"runs"`
+	Completed *time.Time `json:"completed,omitempty"`
 }
 
 func listCmd() *cli.Command {
@@ -45,6 +51,9 @@ func listCmd() *cli.Command {
 				if p := s.Lab(l.ID); p != nil {
 					r.Passed = len(p.Passed)
 					r.Progress = progressText(p, l.NumSteps())
+					r.Ended = !p.Ended.IsZero()
+					r.Runs = len(p.Runs())
+					r.Completed = timePtr(p.FirstCompleted())
 				}
 				rows = append(rows, r)
 			}
@@ -65,6 +74,8 @@ func listCmd() *cli.Command {
 	}
 }
 
+// progressText is the current run's progress, whether it ended, and the
+// lab's first completion when this run has not completed it.
 func progressText(p *state.Progress, steps int) string {
 	done := 0
 	for i := 1; i <= steps; i++ {
@@ -72,8 +83,15 @@ func progressText(p *state.Progress, steps int) string {
 			done++
 		}
 	}
+	text := fmt.Sprintf("%d/%d steps", done, steps)
 	if done == steps {
-		return fmt.Sprintf("done (%d/%d)", done, steps)
+		text = fmt.Sprintf("done (%d/%d)", done, steps)
 	}
-	return fmt.Sprintf("%d/%d steps", done, steps)
+	if !p.Ended.IsZero() {
+		text += " (cluster gone)"
+	}
+	if first := p.FirstCompleted(); !first.IsZero() && p.Completed.IsZero() {
+		text += ", completed " + first.Local().Format("2006-01-02")
+	}
+	return text
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -37,8 +38,22 @@ func NodeImage(flag string) string {
 	return DefaultNodeImage
 }
 
+// dockerFix is what to do when docker does not answer.
+const dockerFix = "start the docker engine (on this machine: make docker) and run the command again"
+
 // ErrDockerUnavailable means no docker engine answered.
-var ErrDockerUnavailable = errors.New("docker is not reachable: start the docker engine (on this machine kind: make docker)")
+var ErrDockerUnavailable = errors.New("docker is not reachable: " + dockerFix)
+
+// DockerUnavailable is ErrDockerUnavailable naming the cluster that cannot
+// be reached without docker.
+func DockerUnavailable(cluster string) error { return dockerDown{cluster} }
+
+type dockerDown struct{ cluster string }
+
+func (d dockerDown) Error() string {
+	return "docker is not reachable, so cluster " + d.cluster + " cannot be reached: " + dockerFix
+}
+func (d dockerDown) Is(target error) bool { return target == ErrDockerUnavailable }
 
 // Info describes one seclab cluster.
 type Info struct {
@@ -46,7 +61,33 @@ type Info struct {
 	Profile string `json:"profile"`
 	Context string `json:"context"`
 	Nodes   int    `json:"nodes"`
-	Running bool   `json:"running"`
+	Running bool   `json:"running"` // every node container runs
+	// NodeNames are the node (and container) names, control plane first;
+	// Stopped the ones whose container is not running.
+	NodeNames []string `json:"nodeNames,omitempty"`
+	Stopped   []string `json:"stopped,omitempty"`
+	// StartedAt is when each running node's container last started: a
+	// node's status from before then is stale.
+	StartedAt map[string]time.Time `json:"-"`
+}
+
+// NotFoundError means the cluster has no node containers left (deleted
+// outside seclab).
+type NotFoundError struct{ Cluster string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("cluster %s no longer exists", e.Cluster) }
+
+// StoppedError means some of the cluster's node containers are not running.
+type StoppedError struct {
+	Cluster string
+	Nodes   []string
+}
+
+func (e *StoppedError) Error() string {
+	if len(e.Nodes) == 1 {
+		return fmt.Sprintf("node %s of cluster %s is stopped", e.Nodes[0], e.Cluster)
+	}
+	return fmt.Sprintf("nodes %s of cluster %s are stopped", strings.Join(e.Nodes, ", "), e.Cluster)
 }
 
 // Manager creates, finds and deletes seclab's kind clusters.
@@ -108,11 +149,15 @@ func (m *Manager) inspect(ctx context.Context, name string, nodes []nodeContaine
 		// Another suffix's (SuffixEnv): a separate set of clusters.
 		return Info{}, false, nil
 	}
-	info := Info{Name: name, Profile: profile, Context: ContextName(name), Nodes: len(nodes), Running: true}
+	info := Info{Name: name, Profile: profile, Context: ContextName(name), Nodes: len(nodes), Running: true, StartedAt: map[string]time.Time{}}
 	for _, n := range nodes {
+		info.NodeNames = append(info.NodeNames, n.Name)
 		if !n.Running {
 			info.Running = false
+			info.Stopped = append(info.Stopped, n.Name)
+			continue
 		}
+		info.StartedAt[n.Name] = n.StartedAt
 	}
 	return info, true, nil
 }
@@ -135,41 +180,43 @@ func (m *Manager) lookup(ctx context.Context, name string) (info Info, owned, ex
 	return info, owned, true, err
 }
 
-// Find returns a running seclab cluster that serves profile want, if any.
+// Find returns the seclab cluster that best serves profile want, if any: a
+// running one before one with stopped nodes (which StartNodes may bring
+// back), and the profile's own before one that covers it.
 func (m *Manager) Find(ctx context.Context, want string) (Info, bool, error) {
 	all, err := m.List(ctx)
 	if err != nil {
 		return Info{}, false, err
 	}
-	// Prefer the profile's own cluster, then any that covers it.
-	for _, exact := range []bool{true, false} {
-		for _, c := range all {
-			p, err := GetProfile(c.Profile)
-			if err != nil {
-				continue
-			}
-			if !c.Running {
-				continue // stopped (e.g. docker restarted): Create replaces it
-			}
-			if (exact && p.Name == want) || (!exact && p.Serves(want)) {
-				return c, true, nil
+	for _, running := range []bool{true, false} {
+		for _, exact := range []bool{true, false} {
+			for _, c := range all {
+				p, err := GetProfile(c.Profile)
+				if err != nil || c.Running != running {
+					continue
+				}
+				if (exact && p.Name == want) || (!exact && p.Serves(want)) {
+					return c, true, nil
+				}
 			}
 		}
 	}
 	return Info{}, false, nil
 }
 
-// Get returns the running seclab cluster called name.
+// Get returns the seclab cluster called name if all its nodes run; else a
+// *NotFoundError or a *StoppedError.
 func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
-	info, owned, _, err := m.lookup(ctx, name)
-	if err != nil {
+	info, owned, exists, err := m.lookup(ctx, name)
+	switch {
+	case err != nil:
 		return Info{}, err
-	}
-	if !owned {
-		return Info{}, fmt.Errorf("cluster %s is gone; run: seclab start <lab> to create it again", name)
-	}
-	if !info.Running {
-		return Info{}, fmt.Errorf("cluster %s is stopped (docker restarted?); run: seclab start <lab> to recreate it", name)
+	case !exists:
+		return Info{}, &NotFoundError{Cluster: name}
+	case !owned:
+		return Info{}, fmt.Errorf("cluster %s is not one seclab created (a kind cluster of that name replaced it?); delete or rename it, then run seclab start again", name)
+	case !info.Running:
+		return info, &StoppedError{Cluster: name, Nodes: info.Stopped}
 	}
 	return info, nil
 }
@@ -191,9 +238,9 @@ func (m *Manager) Create(ctx context.Context, p Profile, nodeImage string) (Info
 	case exists && !owned:
 		return Info{}, fmt.Errorf("a kind cluster named %s exists but was not created by seclab; delete or rename it", name)
 	case exists:
-		// Ours but not usable (stopped nodes after a docker restart): a
-		// kind cluster does not survive that, so replace it.
-		m.log.Info("replacing stopped cluster", "name", name, "running", old.Running)
+		// Ours but not usable: the caller found it could not be brought
+		// back (or it was stopped), so replace it.
+		m.log.Info("replacing cluster", "name", name, "running", old.Running)
 		if err := m.kind.Delete(name, m.KubeconfigPath); err != nil {
 			return Info{}, fmt.Errorf("deleting stopped cluster %s: %w", name, err)
 		}
@@ -218,12 +265,6 @@ func (m *Manager) requireImage(ctx context.Context, image string) error {
 		return fmt.Errorf("node image %s is not in the local docker engine; build it with: make images (or pass --image)", image)
 	}
 	return nil
-}
-
-// ExportKubeConfig (re)writes the cluster's context into the learner's
-// kubeconfig, e.g. when a reused cluster's context was removed.
-func (m *Manager) ExportKubeConfig(name string) error {
-	return m.kind.ExportKubeConfig(name, m.KubeconfigPath)
 }
 
 // Delete removes a seclab cluster, running or stopped; anything else is

@@ -20,6 +20,8 @@ import (
 type dockerAPI interface {
 	Ping(ctx context.Context) (types.Ping, error)
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
+	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
 	CopyFromContainer(ctx context.Context, containerID, srcPath string) (io.ReadCloser, container.PathStat, error)
 	ImageInspect(ctx context.Context, imageID string, opts ...dockerclient.ImageInspectOption) (image.InspectResponse, error)
 	ImageSave(ctx context.Context, imageIDs []string, opts ...dockerclient.ImageSaveOption) (io.ReadCloser, error)
@@ -89,10 +91,14 @@ const (
 type nodeContainer struct {
 	ID, Name, Role string
 	Running        bool
+	// IPs are the container's addresses, by docker network name.
+	IPs map[string]string
+	// StartedAt is when a running container last started.
+	StartedAt time.Time
 }
 
 // kindNodes lists the node containers of every kind cluster, running or
-// not, keyed by cluster name.
+// not, keyed by cluster name, control plane first.
 func kindNodes(ctx context.Context, d dockerAPI) (map[string][]nodeContainer, error) {
 	list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", kindClusterLabel))})
 	if err != nil {
@@ -104,11 +110,37 @@ func kindNodes(ctx context.Context, d dockerAPI) (map[string][]nodeContainer, er
 		if len(c.Names) > 0 {
 			name = c.Names[0][1:]
 		}
+		n := nodeContainer{ID: c.ID, Name: name, Role: c.Labels[kindRoleLabel], Running: c.State == container.StateRunning, IPs: map[string]string{}}
+		if c.NetworkSettings != nil {
+			for net, ep := range c.NetworkSettings.Networks {
+				if ep != nil && ep.IPAddress != "" {
+					n.IPs[net] = ep.IPAddress
+				}
+			}
+		}
+		if n.Running {
+			// Only inspect has the start time: it tells a node's status
+			// posted before a restart from one posted after.
+			inspect, err := d.ContainerInspect(ctx, c.ID)
+			if err != nil {
+				return nil, fmt.Errorf("inspecting node container %s: %w", name, err)
+			}
+			if inspect.State != nil {
+				n.StartedAt, _ = time.Parse(time.RFC3339Nano, inspect.State.StartedAt)
+			}
+		}
 		cluster := c.Labels[kindClusterLabel]
-		out[cluster] = append(out[cluster], nodeContainer{ID: c.ID, Name: name, Role: c.Labels[kindRoleLabel], Running: c.State == container.StateRunning})
+		out[cluster] = append(out[cluster], n)
 	}
 	for _, nodes := range out {
-		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+		sort.Slice(nodes, func(i, j int) bool {
+			if cpi, cpj := nodes[i].Role == controlPlaneRole, nodes[j].Role == controlPlaneRole; cpi != cpj {
+				return cpi
+			}
+			return nodes[i].Name < nodes[j].Name
+		})
 	}
 	return out, nil
 }
+
+const controlPlaneRole = "control-plane"

@@ -10,12 +10,16 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	dockerclient "github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
@@ -33,6 +37,9 @@ type fakeContainer struct {
 	labels   map[string]string
 	running  bool
 	files    map[string]string
+	ip       string    // on the kind network, while running
+	started  time.Time // last start
+	startErr error     // ContainerStart fails with this when set
 }
 
 var errRefused = errors.New("dial unix /var/run/docker.sock: connect: connection refused")
@@ -57,9 +64,68 @@ func (f *fakeDocker) ContainerList(_ context.Context, opts container.ListOptions
 		if c.running {
 			state = container.StateRunning
 		}
-		out = append(out, container.Summary{ID: c.id, Names: []string{"/" + c.name}, Labels: c.labels, State: state})
+		nets := map[string]*network.EndpointSettings{}
+		if c.running {
+			nets["kind"] = &network.EndpointSettings{IPAddress: c.ip}
+		}
+		out = append(out, container.Summary{ID: c.id, Names: []string{"/" + c.name}, Labels: c.labels, State: state,
+			NetworkSettings: &container.NetworkSettingsSummary{Networks: nets}})
 	}
 	return out, nil
+}
+
+func (f *fakeDocker) container(id string) (*fakeContainer, error) {
+	for _, c := range f.containers {
+		if c.id == id {
+			return c, nil
+		}
+	}
+	return nil, errdefs.NotFound(fmt.Errorf("No such container: %s", id))
+}
+
+func (f *fakeDocker) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {
+	if f.down {
+		return container.InspectResponse{}, errRefused
+	}
+	c, err := f.container(id)
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	return container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{ID: c.id,
+		State: &container.State{Running: c.running, StartedAt: c.started.Format(time.RFC3339Nano)}}}, nil
+}
+
+// ContainerStart starts a container; it gets the next free address, as
+// docker's IPAM hands them out.
+func (f *fakeDocker) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+	if f.down {
+		return errRefused
+	}
+	c, err := f.container(id)
+	if err != nil {
+		return err
+	}
+	if c.startErr != nil {
+		return c.startErr
+	}
+	if !c.running {
+		c.running, c.started, c.ip = true, time.Now(), f.freeIP()
+	}
+	return nil
+}
+
+func (f *fakeDocker) freeIP() string {
+	used := map[string]bool{}
+	for _, c := range f.containers {
+		if c.running {
+			used[c.ip] = true
+		}
+	}
+	for i := 2; ; i++ {
+		if ip := fmt.Sprintf("172.18.0.%d", i); !used[ip] {
+			return ip
+		}
+	}
 }
 
 func (f *fakeDocker) CopyFromContainer(_ context.Context, id, path string) (io.ReadCloser, container.PathStat, error) {
@@ -135,15 +201,19 @@ func (f *fakeDocker) addNodes(cluster string, cfg *v1alpha4.Cluster, running boo
 			labels = append(labels, k+"="+v)
 		}
 		sort.Strings(labels)
+		ip := fmt.Sprintf("172.18.0.%d", len(f.containers)+2)
 		conf := "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  kubeletExtraArgs:\n" +
-			"    - name: \"node-ip\"\n      value: \"172.18.0.2\"\n" +
+			"    - name: \"node-ip\"\n      value: \"" + ip + "\"\n" +
 			"    - name: \"node-labels\"\n      value: \"" + strings.Join(labels, ",") + "\"\n"
+		flags := "KUBELET_KUBEADM_ARGS=\"--node-ip=" + ip + " --node-labels=" + strings.Join(labels, ",") + " --pod-infra-container-image=registry.k8s.io/pause:3.10.1\"\n"
 		f.containers = append(f.containers, &fakeContainer{
 			id:      fmt.Sprintf("id-%s-%d", name, len(f.containers)),
 			name:    name,
 			labels:  map[string]string{kindClusterLabel: cluster, kindRoleLabel: string(n.Role)},
 			running: running,
-			files:   map[string]string{kubeadmConfig: conf},
+			files:   map[string]string{kubeadmConfig: conf, kubeletFlags: flags},
+			ip:      ip,
+			started: time.Now(),
 		})
 	}
 }
@@ -170,6 +240,15 @@ func (f *fakeDocker) setRunning(cluster string, running bool) {
 	}
 }
 
+func (f *fakeDocker) byName(name string) *fakeContainer {
+	for _, c := range f.containers {
+		if c.name == name {
+			return c
+		}
+	}
+	panic("no container " + name)
+}
+
 // fakeKind is the kind library on a fakeDocker: create adds node
 // containers, delete removes them; every call is recorded.
 type fakeKind struct {
@@ -178,6 +257,9 @@ type fakeKind struct {
 	configs   []*v1alpha4.Cluster
 	createErr error
 	nodes     []nodes.Node // what ListNodes returns
+	// kubeconfig is what KubeConfig returns (and ExportKubeConfig merges
+	// into the file it is given); "" is an error.
+	kubeconfig string
 }
 
 func (k *fakeKind) Create(name string, cfg *v1alpha4.Cluster, nodeImage, _ string) error {
@@ -203,9 +285,34 @@ func (k *fakeKind) Delete(name, _ string) error {
 }
 
 func (k *fakeKind) KubeConfig(string) (string, error) {
-	return "", errors.New("fakeKind: no kubeconfig")
+	if k.kubeconfig == "" {
+		return "", errors.New("fakeKind: no kubeconfig")
+	}
+	return k.kubeconfig, nil
 }
-func (k *fakeKind) ExportKubeConfig(string, string) error  { return nil }
+
+func (k *fakeKind) ExportKubeConfig(name, path string) error {
+	k.calls = append(k.calls, "export "+name)
+	add, err := clientcmd.Load([]byte(k.kubeconfig))
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		cfg = clientcmdapi.NewConfig()
+	}
+	for n, c := range add.Clusters {
+		cfg.Clusters[n] = c
+	}
+	for n, c := range add.AuthInfos {
+		cfg.AuthInfos[n] = c
+	}
+	for n, c := range add.Contexts {
+		cfg.Contexts[n] = c
+	}
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
 func (k *fakeKind) ListNodes(string) ([]nodes.Node, error) { return k.nodes, nil }
 
 const testImage = "kindest/node:test"

@@ -19,6 +19,9 @@ type fakeNode struct {
 	name, role string
 	images     map[string]string
 	imports    []string // what was imported, in order
+	// readdress, when set, runs for the address-fixing script with its
+	// old and new address.
+	readdress func(was, now string) error
 }
 
 func (n *fakeNode) String() string              { return n.name }
@@ -88,6 +91,13 @@ func (c *fakeCmd) Run() error {
 		}
 		c.node.images[normalizeRef(ref)] = id
 		c.node.imports = append(c.node.imports, ref)
+	case len(c.argv) == 6 && c.argv[0] == "sh" && c.argv[2] == readdressScript && c.node.readdress != nil:
+		if err := c.node.readdress(c.argv[4], c.argv[5]); err != nil {
+			if c.stderr != nil {
+				fmt.Fprintln(c.stderr, err)
+			}
+			return c.fail(err.Error())
+		}
 	default:
 		return c.fail("fakeNode: unexpected command: " + cmd)
 	}

@@ -103,8 +103,8 @@ func TestCreateReplacesStoppedSeclabCluster(t *testing.T) {
 	d.addSeclab("netpol", true)
 	d.containers[1].running = false // the worker died with a docker restart
 
-	if _, ok, _ := m.Find(ctx, "netpol"); ok {
-		t.Fatal("a cluster with a stopped node was found as usable")
+	if found, ok, _ := m.Find(ctx, "netpol"); !ok || found.Running || !reflect.DeepEqual(found.Stopped, []string{"seclab-netpol-worker"}) {
+		t.Fatalf("Find = %+v %v; want the cluster, not running, naming its stopped worker", found, ok)
 	}
 	info, err := m.Create(ctx, mustProfile(t, "netpol"), testImage)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestCreateReplacesStoppedSeclabCluster(t *testing.T) {
 		t.Errorf("Create returned %+v", info)
 	}
 	found, ok, err := m.Find(ctx, "netpol")
-	if err != nil || !ok || found != info {
+	if err != nil || !ok || found.Name != info.Name || found.Profile != info.Profile || !found.Running || found.Nodes != info.Nodes {
 		t.Errorf("after replacing: Find = %+v %v %v, want %+v", found, ok, err, info)
 	}
 }
@@ -247,7 +247,9 @@ func TestDockerDown(t *testing.T) {
 		_, err4 := mm.Create(ctx, mustProfile(t, "netpol"), testImage)
 		err5 := mm.Delete(ctx, "seclab-netpol")
 		_, err6 := mm.LoadImages(ctx, "seclab-netpol", []string{"nginx:1.27"})
-		for i, err := range []error{mm.Ping(ctx), err1, err2, err3, err4, err5, err6} {
+		_, err7 := mm.StartNodes(ctx, "seclab-netpol")
+		_, err8 := mm.Readdress(ctx, "seclab-netpol")
+		for i, err := range []error{mm.Ping(ctx), err1, err2, err3, err4, err5, err6, err7, err8} {
 			if !errors.Is(err, ErrDockerUnavailable) {
 				t.Errorf("call %d: err = %v, want ErrDockerUnavailable", i, err)
 			}

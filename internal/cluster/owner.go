@@ -27,7 +27,7 @@ func ownedProfile(ctx context.Context, d dockerAPI, name string, nodes []nodeCon
 		return "", nil
 	}
 	for _, n := range nodes {
-		if n.Role != "control-plane" {
+		if n.Role != controlPlaneRole {
 			continue
 		}
 		conf, err := readNodeFile(ctx, d, n.ID, kubeadmConfig)

@@ -86,7 +86,7 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 	if err != nil {
 		return nil, err
 	}
-	env, err := e.env(ctx, act.Progress.Cluster)
+	env, err := e.labEnv(ctx, act, false)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 	}
 	err = e.Store.Update(func(s *state.State) error {
 		p := s.Lab(act.Lab.ID)
-		if p == nil || p.Cluster != act.Progress.Cluster || p.Run != act.Progress.Run {
+		if p == nil || p.Cluster != act.Progress.Cluster || p.Run != act.Progress.Run || p.SetupIncomplete || !p.Ended.IsZero() {
 			// Started or reset meanwhile: what the checks saw may predate
 			// it (the same cluster, wiped and set up again).
 			e.Log.Warn("the lab was reset or restarted while checking; this check's results were not recorded", "lab", act.Lab.ID)
@@ -113,6 +113,7 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) ([]StepReport, er
 				p.MarkPassed(r.Step, e.now())
 			}
 		}
+		p.MarkCompleted(act.Lab.NumSteps(), e.now())
 		p.LastCheck = e.now()
 		return nil
 	})
@@ -246,6 +247,9 @@ func (e *Engine) Answer(step int, answer string) (int, error) {
 	}
 	if step < 1 || step > n {
 		return 0, &StepRangeError{Step: step, Max: n, Lab: act.Lab.ID}
+	}
+	if err := runError(act, false); err != nil {
+		return 0, err
 	}
 	err = e.Store.Update(func(s *state.State) error {
 		if p := s.Lab(act.Lab.ID); p != nil {

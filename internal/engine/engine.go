@@ -33,7 +33,13 @@ type Clusters interface {
 	List(ctx context.Context) ([]cluster.Info, error)
 	Delete(ctx context.Context, name string) error
 	LoadImages(ctx context.Context, name string, images []string) ([]cluster.LoadResult, error)
-	ExportKubeConfig(name string) error
+	// StartNodes starts stopped node containers; Readdress fixes nodes
+	// that came back with another IP address (one line each).
+	StartNodes(ctx context.Context, name string) (cluster.Info, error)
+	Readdress(ctx context.Context, name string) ([]string, error)
+	// EnsureKubeConfig rewrites the learner's kubectl context when it is
+	// missing or stale and says so ("" when it was fine).
+	EnsureKubeConfig(name string) (string, error)
 	RESTConfig(name string) (*rest.Config, error)
 	NodeRunner(name string) verify.NodeRunner
 }
@@ -51,6 +57,9 @@ type Engine struct {
 	// canaryTimeoutCap shortens the canaries' check deadlines in tests,
 	// where a "not enforced" answer would otherwise wait them out.
 	canaryTimeoutCap time.Duration
+	// readyTimeout and readyPoll replace ReadyTimeout and the 2s poll of
+	// waitReady in tests.
+	readyTimeout, readyPoll time.Duration
 }
 
 // ErrNoLab means no lab was started yet.
@@ -93,6 +102,11 @@ func (e *Engine) env(ctx context.Context, clusterName string) (*verify.Env, erro
 	if _, err := e.Clusters.Get(ctx, clusterName); err != nil {
 		return nil, err
 	}
+	return e.newEnv(clusterName)
+}
+
+// newEnv builds the check environment for a cluster known to run.
+func (e *Engine) newEnv(clusterName string) (*verify.Env, error) {
 	cfg, err := e.Clusters.RESTConfig(clusterName)
 	if err != nil {
 		return nil, err

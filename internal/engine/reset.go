@@ -10,9 +10,10 @@ import (
 	"github.com/seclab/seclab/internal/verify"
 )
 
-// Reset puts the active lab back to its starting point on the same cluster.
-// With toStep > 1 it then applies the reference solutions of the steps
-// before toStep, so the learner resumes at toStep.
+// Reset puts the active lab back to its starting point on the same cluster
+// (starting its stopped nodes first). With toStep > 1 it then applies the
+// reference solutions of the steps before toStep, so the learner resumes at
+// toStep. The run before the reset stays in the lab's history.
 func (e *Engine) Reset(ctx context.Context, toStep int) (Active, error) {
 	act, err := e.Current()
 	if err != nil {
@@ -25,8 +26,11 @@ func (e *Engine) Reset(ctx context.Context, toStep int) (Active, error) {
 	if toStep < 1 || toStep > n {
 		return act, &StepRangeError{Step: toStep, Max: n, Lab: act.Lab.ID}
 	}
-	env, err := e.env(ctx, act.Progress.Cluster)
+	env, err := e.labEnv(ctx, act, true)
 	if err != nil {
+		return act, err
+	}
+	if err := e.markSetupIncomplete(act.Lab.ID, act.Progress.Cluster); err != nil {
 		return act, err
 	}
 	if err := e.cleanLab(ctx, env, act.Lab); err != nil {
@@ -72,7 +76,7 @@ func (e *Engine) Solve(ctx context.Context, n int) error {
 	if act.Lab.Step(n) == nil {
 		return &StepRangeError{Step: n, Max: act.Lab.NumSteps(), Lab: act.Lab.ID}
 	}
-	env, err := e.env(ctx, act.Progress.Cluster)
+	env, err := e.labEnv(ctx, act, false)
 	if err != nil {
 		return err
 	}
@@ -121,8 +125,9 @@ func applySolution(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int
 	return nil
 }
 
-// Down deletes the active lab's cluster, or with all every seclab cluster,
-// and forgets the progress that lived on them.
+// Down deletes the active lab's cluster, or with all every seclab cluster.
+// Progress is kept: the runs that lived on a deleted cluster are marked
+// ended, so status and list still show what the learner did.
 func (e *Engine) Down(ctx context.Context, all bool) ([]string, error) {
 	var names []string
 	if all {
@@ -138,7 +143,9 @@ func (e *Engine) Down(ctx context.Context, all bool) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		names = []string{act.Progress.Cluster}
+		if act.Progress.Ended.IsZero() {
+			names = []string{act.Progress.Cluster}
+		}
 	}
 	var deleted []string
 	for _, name := range names {
@@ -146,7 +153,11 @@ func (e *Engine) Down(ctx context.Context, all bool) ([]string, error) {
 			return deleted, err
 		}
 		deleted = append(deleted, name)
-		if err := e.Store.Update(func(s *state.State) error { s.ForgetCluster(name); return nil }); err != nil {
+		err := e.Store.Update(func(s *state.State) error {
+			s.EndCluster(name, "deleted by seclab down", e.now())
+			return nil
+		})
+		if err != nil {
 			return deleted, err
 		}
 	}

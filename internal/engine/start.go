@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,8 +34,9 @@ type StartResult struct {
 }
 
 // Start brings lab id up from scratch: a cluster for its profile (reused
-// when one serves it), its images, a clean copy of its objects, and its
-// preflight canaries. Earlier progress on the lab is discarded.
+// when one serves it and can be brought back, else created), its images, a
+// clean copy of its objects, and its preflight canaries. The lab's earlier
+// runs stay in its history; the new run starts with nothing passed.
 func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (StartResult, error) {
 	lab, err := e.Catalog.Get(id)
 	if err != nil {
@@ -49,17 +51,40 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 		return StartResult{}, err
 	}
 	res := StartResult{Lab: lab}
+	var env *verify.Env
 	if found {
 		e.Log.Info("reusing cluster", "name", info.Name, "profile", info.Profile)
-		if err := e.Clusters.ExportKubeConfig(info.Name); err != nil {
-			return res, fmt.Errorf("writing kubeconfig for %s: %w", info.Name, err)
+		env, err = e.revive(ctx, info, true)
+		switch {
+		case err == nil:
+			if err := e.syncKubeconfig(info.Name); err != nil {
+				return res, fmt.Errorf("writing kubeconfig for %s: %w", info.Name, err)
+			}
+		case ctx.Err() != nil || errors.Is(err, cluster.ErrDockerUnavailable):
+			return res, err
+		default:
+			what := "replacing it"
+			if info.Name != profile.ClusterName() {
+				what = "creating " + profile.ClusterName() + " instead"
+			}
+			e.Log.Warn(fmt.Sprintf("cluster %s could not be brought back (%v); %s", info.Name, err, what))
+			found = false
 		}
-	} else {
+	}
+	if !found {
 		info, err = e.Clusters.Create(ctx, profile, cluster.NodeImage(opts.NodeImage))
 		if err != nil {
 			return res, err
 		}
 		res.Created = true
+		// Whatever ran on a cluster of this name is gone with it.
+		err = e.Store.Update(func(s *state.State) error {
+			s.EndCluster(info.Name, "replaced by a new cluster", e.now())
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
 	}
 	res.Cluster = info
 
@@ -74,15 +99,19 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 		}
 	}
 
-	env, err := e.env(ctx, info.Name)
-	if err != nil {
-		return res, err
+	if env == nil {
+		if env, err = e.newEnv(info.Name); err != nil {
+			return res, err
+		}
 	}
 	if err := waitForCluster(ctx, env); err != nil {
 		return res, err
 	}
 	res.Preflight, err = e.preflights(ctx, env, lab.Preflight)
 	if err != nil {
+		return res, err
+	}
+	if err := e.markSetupIncomplete(lab.ID, info.Name); err != nil {
 		return res, err
 	}
 	if err := e.cleanLab(ctx, env, lab); err != nil {

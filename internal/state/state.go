@@ -1,5 +1,5 @@
 // Package state keeps the learner's progress: which lab is active, on which
-// cluster, and which steps passed when. One JSON file per user in the XDG
+// cluster, which steps passed when, and the runs before the current one. One JSON file per user in the XDG
 // state directory, replaced atomically and guarded by a file lock so two
 // seclab processes never lose each other's writes.
 package state
@@ -24,8 +24,19 @@ type State struct {
 	Labs    map[string]*Progress `json:"labs,omitempty"`
 }
 
-// Progress is one lab's record.
+// Progress is one lab's record: the current run, and the runs before it.
+// Nothing here is ever dropped by seclab: deleting a cluster ends its runs
+// but keeps what the learner did in them.
 type Progress struct {
+	// Attempt is the current run (or, once its cluster is gone, the last).
+	Attempt
+	// History holds the earlier runs that got anywhere (a pass or an
+	// answer), oldest first.
+	History []Attempt `json:"history,omitempty"`
+}
+
+// Attempt is one run of a lab: from a start (or reset) to the next one.
+type Attempt struct {
 	Cluster string    `json:"cluster"`
 	Context string    `json:"context"`
 	Started time.Time `json:"started"`
@@ -39,6 +50,15 @@ type Progress struct {
 	Answers map[int]string `json:"answers,omitempty"`
 	// LastCheck is when `check` last ran for this lab.
 	LastCheck time.Time `json:"lastCheck,omitempty"`
+	// Completed is when every step of the lab had passed in this run.
+	Completed time.Time `json:"completed,omitempty"`
+	// Ended is when the run's cluster was deleted or replaced; EndReason
+	// says which. An ended run can no longer be checked.
+	Ended     time.Time `json:"ended,omitempty"`
+	EndReason string    `json:"endReason,omitempty"`
+	// SetupIncomplete marks a run whose objects a start or reset began to
+	// rebuild without finishing (Ctrl-C): the cluster no longer matches it.
+	SetupIncomplete bool `json:"setupIncomplete,omitempty"`
 }
 
 // Lab returns the progress of lab id, or nil.
@@ -50,22 +70,38 @@ func (s *State) Lab(id string) *Progress {
 }
 
 // StartLab records a fresh start of lab id on a cluster, making it current.
-// Earlier progress on that lab is discarded.
+// The run before it moves to the lab's history if it got anywhere.
 func (s *State) StartLab(id, cluster, context string, now time.Time) *Progress {
 	if s.Labs == nil {
 		s.Labs = map[string]*Progress{}
 	}
-	p := &Progress{Cluster: cluster, Context: context, Started: now, Run: rand.Text()}
-	s.Labs[id] = p
+	p := s.Labs[id]
+	if p == nil {
+		p = &Progress{}
+		s.Labs[id] = p
+	}
+	if p.Attempt.madeProgress() {
+		prev := p.Attempt
+		prev.SetupIncomplete = false
+		if prev.Ended.IsZero() {
+			prev.Ended, prev.EndReason = now, "a new run began"
+		}
+		p.History = append(p.History, prev)
+	}
+	p.Attempt = Attempt{Cluster: cluster, Context: context, Started: now, Run: rand.Text()}
 	s.Current = id
 	return p
 }
 
+func (a *Attempt) madeProgress() bool {
+	return len(a.Passed) > 0 || len(a.Answers) > 0 || !a.Completed.IsZero()
+}
+
 // NextStep is the first step (1-based) not yet passed, or n+1 when all of
 // the lab's n steps passed.
-func (p *Progress) NextStep(n int) int {
+func (a *Attempt) NextStep(n int) int {
 	for i := 1; i <= n; i++ {
-		if _, ok := p.Passed[i]; !ok {
+		if _, ok := a.Passed[i]; !ok {
 			return i
 		}
 	}
@@ -73,31 +109,74 @@ func (p *Progress) NextStep(n int) int {
 }
 
 // MarkPassed records step as passed at now (keeps the first time).
-func (p *Progress) MarkPassed(step int, now time.Time) {
-	if p.Passed == nil {
-		p.Passed = map[int]time.Time{}
+func (a *Attempt) MarkPassed(step int, now time.Time) {
+	if a.Passed == nil {
+		a.Passed = map[int]time.Time{}
 	}
-	if _, ok := p.Passed[step]; !ok {
-		p.Passed[step] = now
+	if _, ok := a.Passed[step]; !ok {
+		a.Passed[step] = now
+	}
+}
+
+// MarkCompleted records now as the run's completion if all of the lab's
+// steps passed and it was not recorded before.
+func (a *Attempt) MarkCompleted(steps int, now time.Time) {
+	if a.Completed.IsZero() && a.NextStep(steps) > steps {
+		a.Completed = now
 	}
 }
 
 // SetAnswer stores the learner's answer for step.
-func (p *Progress) SetAnswer(step int, answer string) {
-	if p.Answers == nil {
-		p.Answers = map[int]string{}
+func (a *Attempt) SetAnswer(step int, answer string) {
+	if a.Answers == nil {
+		a.Answers = map[int]string{}
 	}
-	p.Answers[step] = answer
+	a.Answers[step] = answer
 }
 
-// ForgetCluster drops every lab's record that lives on cluster (it is gone).
-func (s *State) ForgetCluster(cluster string) {
-	for id, p := range s.Labs {
-		if p.Cluster == cluster {
-			delete(s.Labs, id)
-			if s.Current == id {
-				s.Current = ""
-			}
+// Runs is every run of the lab, oldest first, the current one last.
+func (p *Progress) Runs() []Attempt {
+	return append(append([]Attempt(nil), p.History...), p.Attempt)
+}
+
+// FirstCompleted is when the lab was first completed in any run (zero:
+// never).
+func (p *Progress) FirstCompleted() time.Time {
+	var first time.Time
+	for _, r := range p.Runs() {
+		if !r.Completed.IsZero() && (first.IsZero() || r.Completed.Before(first)) {
+			first = r.Completed
+		}
+	}
+	return first
+}
+
+// Completions is how many runs completed the lab.
+func (p *Progress) Completions() int {
+	n := 0
+	for _, r := range p.Runs() {
+		if !r.Completed.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
+// BestPassed is the most steps any run passed.
+func (p *Progress) BestPassed() int {
+	best := 0
+	for _, r := range p.Runs() {
+		best = max(best, len(r.Passed))
+	}
+	return best
+}
+
+// EndCluster ends every run still live on cluster (deleted or replaced,
+// as reason says). The runs and the current lab are kept.
+func (s *State) EndCluster(cluster, reason string, now time.Time) {
+	for _, p := range s.Labs {
+		if p.Cluster == cluster && p.Ended.IsZero() {
+			p.Ended, p.EndReason = now, reason
 		}
 	}
 }
