@@ -276,7 +276,7 @@ func (n canaryNodes) RunOnNodes(_ context.Context, _ string, cmd []string) ([]ve
 	if n.c.nodesErr != nil {
 		return nil, n.c.nodesErr
 	}
-	if strings.Join(cmd, " ") != "cat /sys/module/apparmor/parameters/enabled" {
+	if len(cmd) != 3 || cmd[0] != "sh" || !strings.HasPrefix(cmd[2], "cat /sys/module/apparmor/parameters/enabled") {
 		return nil, errors.New("canaryNodes: unexpected command")
 	}
 	return n.c.nodes, nil
@@ -504,7 +504,7 @@ func TestSeccompCanary(t *testing.T) {
 func TestAppArmorDetection(t *testing.T) {
 	enabled := func(node, v string) verify.NodeOutput { return verify.NodeOutput{Node: node, Stdout: v + "\n"} }
 	missing := func(node string) verify.NodeOutput {
-		return verify.NodeOutput{Node: node, ExitCode: 1, Stderr: "cat: /sys/module/apparmor/parameters/enabled: No such file or directory\n"}
+		return verify.NodeOutput{Node: node, Stdout: "no /sys/module/apparmor: the kernel has no AppArmor\n"}
 	}
 	cases := []struct {
 		name     string
@@ -516,9 +516,9 @@ func TestAppArmorDetection(t *testing.T) {
 	}{
 		{"Y everywhere", []verify.NodeOutput{enabled("cp", "Y"), enabled("w1", "Y")}, nil, Enforced, []string{"passed on 2 nodes"}, ""},
 		{"N", []verify.NodeOutput{enabled("cp", "N")}, nil, NotEnforced, []string{"node cp", `stdout: "N\n"`}, ""},
-		{"missing file", []verify.NodeOutput{missing("cp")}, nil, NotEnforced, []string{"node cp: exit code 1", "No such file or directory"}, ""},
+		{"missing file", []verify.NodeOutput{missing("cp")}, nil, NotEnforced, []string{"node cp:", "the kernel has no AppArmor"}, ""},
 		{"mixed nodes", []verify.NodeOutput{enabled("cp", "Y"), missing("w1"), enabled("w2", "Y")}, nil, NotEnforced, []string{"node w1:"}, "node cp"},
-		{"no docker", nil, errors.New("docker exec: connection refused"), Unknown, []string{"could not run `cat /sys/module/apparmor/parameters/enabled`", "connection refused"}, ""},
+		{"no docker", nil, errors.New("docker exec: connection refused"), Unknown, []string{"could not run `sh -c \"cat /sys/module/apparmor/parameters/enabled", "connection refused"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
