@@ -35,6 +35,13 @@ func (c *nodeCheck) attempt(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return errorf("could not run `%s` on the nodes: %v", commandLine(n.Command), err)
 	}
+	// A command cut off by the deadline (killed: exit code -1) says
+	// nothing about the node, only that the machine was slow.
+	for _, o := range outs {
+		if ctx.Err() != nil || o.ExitCode < 0 {
+			return errorf("`%s` did not finish on node %s in time (the machine may be busy)", commandLine(n.Command), o.Node)
+		}
+	}
 	// Error: the lab asks for a node role this cluster's profile lacks; a
 	// lab/cluster mismatch, never something the learner did.
 	if len(outs) == 0 {

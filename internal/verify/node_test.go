@@ -94,3 +94,13 @@ func TestNodeErrors(t *testing.T) {
 	wantStatus(t, r, Error)
 	wantContains(t, "found", r.Found, "docker: not running")
 }
+
+// A command the deadline killed (exit code -1) is no evidence about the
+// node: an Error, never a failed check.
+func TestNodeCommandCutOffIsAnError(t *testing.T) {
+	env, _ := testEnv()
+	env.Nodes = &fakeNodes{outs: []NodeOutput{{Node: "cp", ExitCode: -1}}}
+	r := quick(t, env, Spec{Node: &NodeSpec{Command: []string{"cat", "/sys/module/apparmor/parameters/enabled"}, StdoutContains: "Y"}})
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "did not finish on node cp in time")
+}
