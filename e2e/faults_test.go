@@ -231,8 +231,14 @@ func faultNodesRestarted(t *testing.T) {
 	solveStep(t, 1)
 	cpWas, wWas := nodeIP(t, faultCP), nodeIP(t, faultWorker)
 	docker(t, "stop", faultCP, faultWorker)
-	// docker hands out the lowest free address: starting the worker first
-	// swaps them, as a reboot here does
+	// Which address a restarted container gets is docker's choice (a
+	// reboot here swapped them, a plain restart often keeps them), so the
+	// swap is made explicit: reconnect each node with the other's address.
+	for _, n := range []string{faultCP, faultWorker} {
+		docker(t, "network", "disconnect", "kind", n)
+	}
+	docker(t, "network", "connect", "--ip", wWas, "--alias", faultCP, "kind", faultCP)
+	docker(t, "network", "connect", "--ip", cpWas, "--alias", faultWorker, "kind", faultWorker)
 	docker(t, "start", faultWorker)
 	docker(t, "start", faultCP)
 	if nodeIP(t, faultCP) != wWas || nodeIP(t, faultWorker) != cpWas {
@@ -444,6 +450,7 @@ func faultInterrupt(t *testing.T) {
 // 7: down deletes the cluster only; status and list still show the run,
 // and the next start begins a new run that keeps the record.
 func faultDownKeepsProgress(t *testing.T) {
+	before := statusJSON(t)
 	for n := 1; n <= 3; n++ {
 		solveStep(t, n)
 	}
@@ -463,22 +470,34 @@ func faultDownKeepsProgress(t *testing.T) {
 	wantError(t, cli.ExitEnvError, []string{"check"}, "was deleted by seclab down", "run: seclab start netpol to do the lab again")
 
 	mustRun(t, 0, "start", faultLab)
-	out, _ = mustRun(t, 0, "status", "-o", "json")
-	var v struct {
-		Next           int
-		FirstCompleted *time.Time
-		Completions    int
-		History        []struct{ Passed int }
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
-		t.Fatal(err)
-	}
-	if v.Next != 1 || v.FirstCompleted == nil || v.Completions != 1 || len(v.History) == 0 || v.History[len(v.History)-1].Passed != 3 {
-		t.Errorf("status after a new start: %s", out)
+	v := statusJSON(t)
+	// Earlier tests in this process may have completed the lab too: this
+	// run's completion is one more.
+	if v.Next != 1 || v.FirstCompleted == nil || v.Completions != before.Completions+1 || len(v.History) == 0 || v.History[len(v.History)-1].Passed != 3 {
+		t.Errorf("status after a new start: next %d, first completed %v, completions %d (were %d), history %+v",
+			v.Next, v.FirstCompleted, v.Completions, before.Completions, v.History)
 	}
 	if out, _ := mustRun(t, 0, "list"); !strings.Contains(out, "0/3 steps, completed ") {
 		t.Errorf("list after a new start:\n%s", out)
 	}
+}
+
+// labStatus is what the fault tests read of `status -o json`.
+type labStatus struct {
+	Next           int
+	FirstCompleted *time.Time
+	Completions    int
+	History        []struct{ Passed int }
+}
+
+func statusJSON(t *testing.T) labStatus {
+	t.Helper()
+	out, _ := mustRun(t, 0, "status", "-o", "json")
+	var v labStatus
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+	return v
 }
 
 // 2: the node containers removed outside seclab: check, status and reset
