@@ -121,31 +121,26 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		if !hasAnswer && s.Solution.Answer != "" {
 			bad(p+".solution.answer", "set, but the step has no answer check")
 		}
-		for j, nm := range s.NearMisses {
-			np := fmt.Sprintf("%s.nearMisses[%d]", p, j)
-			if nm.Name == "" {
-				bad(np+".name", "required")
-			}
-			if len(nm.Apply) == 0 && nm.Answer == "" {
-				bad(np, "set apply or answer: a near-miss must change something")
-			}
-			if nm.Answer != "" && !hasAnswer {
-				bad(np+".answer", "set, but the step has no answer check")
-			}
-			for k, f := range nm.Apply {
-				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", np, k), f)
-			}
-		}
-		for j, eq := range s.Equivalents {
-			ep := fmt.Sprintf("%s.equivalents[%d]", p, j)
-			if eq.Name == "" {
-				bad(ep+".name", "required")
-			}
-			if len(eq.Apply) == 0 && eq.Answer == "" {
-				bad(ep, "set apply or answer: an equivalent answer must do something")
-			}
-			for k, f := range eq.Apply {
-				l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", ep, k), f)
+		// Near-misses (must fail) and equivalents (must pass) are both
+		// answers the self-test tries in the solution's place.
+		for _, set := range []struct {
+			field string
+			list  []NearMiss
+		}{{"nearMisses", s.NearMisses}, {"equivalents", s.Equivalents}} {
+			for j, nm := range set.list {
+				np := fmt.Sprintf("%s.%s[%d]", p, set.field, j)
+				if nm.Name == "" {
+					bad(np+".name", "required")
+				}
+				if len(nm.Apply) == 0 && nm.Answer == "" {
+					bad(np, "set apply or answer: there is nothing to try")
+				}
+				if nm.Answer != "" && !hasAnswer {
+					bad(np+".answer", "set, but the step has no answer check")
+				}
+				for k, f := range nm.Apply {
+					l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", np, k), f)
+				}
 			}
 		}
 		if len(s.EquivalentMutants) > 0 {
