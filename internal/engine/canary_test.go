@@ -60,12 +60,6 @@ func newCanaryCluster() *canaryCluster {
 
 func key(resource, ns, name string) string { return resource + "/" + ns + "/" + name }
 
-func (c *canaryCluster) has(resource, ns, name string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.objects[key(resource, ns, name)] != nil
-}
-
 func (c *canaryCluster) left() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

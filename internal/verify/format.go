@@ -186,14 +186,3 @@ func settingKey(want string) string {
 	}
 	return strings.TrimSpace(want[:i])
 }
-
-// lines joins the non-empty entries one per line.
-func lines(s []string) string {
-	var out []string
-	for _, l := range s {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}

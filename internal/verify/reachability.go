@@ -81,7 +81,6 @@ type row struct {
 	labels map[string]string // what policies see (probe marker excluded)
 	pod    *corev1.Pod       // a lab pod, or the started probe
 	ctr    string
-	probe  *podSource
 }
 
 // cell is one source → target pair.
@@ -294,7 +293,7 @@ func (c *reachabilityCheck) startProbes(ctx context.Context, env *Env, specs []P
 				return
 			}
 			s := specs[i]
-			rows[i] = &row{name: s.Namespace + "/probe " + labelSet(s.Labels), ns: s.Namespace, labels: s.Labels, pod: pod, ctr: ctr, probe: src}
+			rows[i] = &row{name: s.Namespace + "/probe " + labelSet(s.Labels), ns: s.Namespace, labels: s.Labels, pod: pod, ctr: ctr}
 		})
 	}
 	wg.Wait()
