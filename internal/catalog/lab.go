@@ -6,6 +6,7 @@ package catalog
 import (
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/seclab/seclab/internal/verify"
 )
@@ -32,12 +33,34 @@ type Lab struct {
 	Setup []string `json:"setup,omitempty"`
 	// Preflight names engine canaries run at start, e.g. "networkpolicy".
 	Preflight []string `json:"preflight,omitempty"`
-	Steps     []Step   `json:"steps"`
+	// Kernel lists the kernel features the lab adapts to. start tells them
+	// from the docker engine before it creates anything, says what a
+	// missing one means here, and checks, near-misses and node setup
+	// marked `when` run only where their condition holds.
+	Kernel []KernelFeature `json:"kernel,omitempty"`
+	// NodeSetup runs on every node at start and after reset (e.g. load an
+	// AppArmor profile); a command that fails stops the setup.
+	NodeSetup []NodeCommand `json:"nodeSetup,omitempty"`
+	Steps     []Step        `json:"steps"`
 
 	// files is the lab's directory; paths in the lab are relative to it.
 	files fs.FS
 	// dir is where the lab was read from, for messages.
 	dir string
+}
+
+// KernelFeature is a feature of the nodes' kernel the lab adapts to.
+type KernelFeature struct {
+	Feature string `json:"feature"`
+	// Missing is what start says where the kernel lacks it: what cannot
+	// be shown here and what the lab teaches instead.
+	Missing string `json:"missing"`
+}
+
+// NodeCommand is a command run on every node.
+type NodeCommand struct {
+	Command []string `json:"command"`
+	When    string   `json:"when,omitempty"`
 }
 
 // Step is one task the learner does, and how seclab knows it is done.
@@ -84,6 +107,7 @@ type Solution struct {
 // deletes what it applied.
 type NearMiss struct {
 	Name   string   `json:"name"`
+	When   string   `json:"when,omitempty"` // as verify.Spec.When
 	Apply  []string `json:"apply,omitempty"`
 	Answer string   `json:"answer,omitempty"`
 }
@@ -118,4 +142,60 @@ func (l *Lab) Step(n int) *Step {
 		return nil
 	}
 	return &l.Steps[n-1]
+}
+
+// Holds reports whether condition when ("", "feature" or "!feature")
+// holds for the given kernel features.
+func Holds(when string, features map[string]bool) bool {
+	if when == "" {
+		return true
+	}
+	if f, neg := strings.CutPrefix(when, "!"); neg {
+		return !features[f]
+	}
+	return features[when]
+}
+
+// For returns the lab as it runs on a kernel with features: checks,
+// near-misses, equivalents and node setup whose `when` does not hold are
+// left out. A lab without kernel features is returned as is.
+func (l *Lab) For(features map[string]bool) *Lab {
+	if len(l.Kernel) == 0 {
+		return l
+	}
+	out := *l
+	out.NodeSetup = nil
+	for _, c := range l.NodeSetup {
+		if Holds(c.When, features) {
+			out.NodeSetup = append(out.NodeSetup, c)
+		}
+	}
+	out.Steps = make([]Step, len(l.Steps))
+	for i, s := range l.Steps {
+		s.Checks = filterChecks(s.Checks, features)
+		s.NearMisses = filterTrials(s.NearMisses, features)
+		s.Equivalents = filterTrials(s.Equivalents, features)
+		out.Steps[i] = s
+	}
+	return &out
+}
+
+func filterChecks(in []verify.Spec, features map[string]bool) []verify.Spec {
+	var out []verify.Spec
+	for _, c := range in {
+		if Holds(c.When, features) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func filterTrials(in []NearMiss, features map[string]bool) []NearMiss {
+	var out []NearMiss
+	for _, t := range in {
+		if Holds(t.When, features) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

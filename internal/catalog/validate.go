@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -11,6 +12,9 @@ type ValidateOptions struct {
 	// Profiles are the cluster profile names seclab can create. Empty skips
 	// the profile check.
 	Profiles []string
+	// Features are the kernel features seclab can tell (cluster.KnownFeatures).
+	// Empty skips the check of kernel[].feature.
+	Features []string
 }
 
 // Preflights are the canaries the engine knows how to run (one
@@ -71,8 +75,58 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 			bad(fmt.Sprintf("preflight[%d]", i), "%q is not a known preflight (%s)", p, strings.Join(Preflights, ", "))
 		}
 	}
+	declared := map[string]bool{}
+	for i, k := range l.Kernel {
+		kp := fmt.Sprintf("kernel[%d]", i)
+		switch {
+		case k.Feature == "":
+			bad(kp+".feature", "required")
+		case len(opts.Features) > 0 && !contains(opts.Features, k.Feature):
+			bad(kp+".feature", "%q is not a kernel feature seclab can tell (%s)", k.Feature, strings.Join(opts.Features, ", "))
+		case declared[k.Feature]:
+			bad(kp+".feature", "%q is listed twice", k.Feature)
+		}
+		declared[k.Feature] = true
+		if strings.TrimSpace(k.Missing) == "" {
+			bad(kp+".missing", "required: what start says where the kernel lacks it")
+		}
+	}
+	when := func(path, w string) {
+		if w == "" {
+			return
+		}
+		if !declared[strings.TrimPrefix(w, "!")] {
+			bad(path+".when", "%q: want a feature the lab lists under kernel, or !feature", w)
+		}
+	}
+	for i, c := range l.NodeSetup {
+		if len(c.Command) == 0 {
+			bad(fmt.Sprintf("nodeSetup[%d].command", i), "required")
+		}
+		when(fmt.Sprintf("nodeSetup[%d]", i), c.When)
+	}
 	if len(l.Steps) == 0 {
 		bad("steps", "a lab needs at least one step")
+	}
+	// Every step must still be checked, and keep a check, on each kind of
+	// kernel the lab adapts to.
+	for _, features := range featureCombinations(l.Kernel) {
+		for i, s := range l.For(features).Steps {
+			if len(l.Steps[i].Checks) == 0 {
+				continue // reported below
+			}
+			on := describeKernel(features)
+			hasKeep := false
+			for _, c := range s.Checks {
+				hasKeep = hasKeep || c.Keep
+			}
+			switch {
+			case len(s.Checks) == 0:
+				bad(fmt.Sprintf("steps[%d].checks", i), "no check runs on a kernel %s (see when)", on)
+			case !hasKeep && i < len(l.Steps)-1 && len(l.Kernel) > 0:
+				bad(fmt.Sprintf("steps[%d].checks", i), "no kept check runs on a kernel %s (see when)", on)
+			}
+		}
 	}
 	for i, s := range l.Steps {
 		p := fmt.Sprintf("steps[%d]", i)
@@ -99,6 +153,7 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 			for _, e := range c.Validate() {
 				errs = append(errs, fmt.Sprintf("%s.checks[%d].%s", p, j, e))
 			}
+			when(fmt.Sprintf("%s.checks[%d]", p, j), c.When)
 			if c.Answer != nil {
 				hasAnswer = true
 			}
@@ -132,6 +187,7 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 				if nm.Name == "" {
 					bad(np+".name", "required")
 				}
+				when(np, nm.When)
 				if len(nm.Apply) == 0 && nm.Answer == "" {
 					bad(np, "set apply or answer: there is nothing to try")
 				}
@@ -148,6 +204,50 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		}
 	}
 	return errs
+}
+
+// featureCombinations is every kind of kernel a lab adapts to: each
+// declared feature present or absent (one, empty, for a lab without any).
+func featureCombinations(kernel []KernelFeature) []map[string]bool {
+	out := []map[string]bool{{}}
+	for _, k := range kernel {
+		var next []map[string]bool
+		for _, c := range out {
+			for _, has := range []bool{true, false} {
+				m := map[string]bool{k.Feature: has}
+				for f, v := range c {
+					m[f] = v
+				}
+				next = append(next, m)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+func describeKernel(features map[string]bool) string {
+	var with, without []string
+	for f, has := range features {
+		if has {
+			with = append(with, f)
+		} else {
+			without = append(without, f)
+		}
+	}
+	sort.Strings(with)
+	sort.Strings(without)
+	var parts []string
+	if len(with) > 0 {
+		parts = append(parts, "with "+strings.Join(with, ", "))
+	}
+	if len(without) > 0 {
+		parts = append(parts, "without "+strings.Join(without, ", "))
+	}
+	if len(parts) == 0 {
+		return "of any kind"
+	}
+	return strings.Join(parts, " and ")
 }
 
 // checkEquivalentMutants rejects entries the generator does not produce

@@ -212,7 +212,7 @@ func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
 	if perr != nil && !errors.As(perr, &invalid) {
 		return nil, perr
 	}
-	var opts catalog.ValidateOptions
+	opts := catalog.ValidateOptions{Features: cluster.KnownFeatures}
 	if perr == nil {
 		opts.Profiles = profiles.Names()
 	}

@@ -114,8 +114,11 @@ func (stoppedClusters) StartNodes(context.Context, string) (cluster.Info, error)
 	return cluster.Info{}, errors.New("not in this test")
 }
 func (stoppedClusters) Readdress(context.Context, string) ([]string, error) { return nil, nil }
-func (stoppedClusters) RESTConfig(string) (*rest.Config, error)             { return &rest.Config{}, nil }
-func (stoppedClusters) NodeRunner(string) verify.NodeRunner                 { return nil }
+func (stoppedClusters) KernelFeatures(context.Context) (map[string]bool, error) {
+	return map[string]bool{}, nil
+}
+func (stoppedClusters) RESTConfig(string) (*rest.Config, error) { return &rest.Config{}, nil }
+func (stoppedClusters) NodeRunner(string) verify.NodeRunner     { return nil }
 func (stoppedClusters) LoadImages(context.Context, string, []string) ([]cluster.LoadResult, error) {
 	return nil, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/cluster"
 	"github.com/seclab/seclab/internal/engine"
 	"github.com/seclab/seclab/internal/verify"
 )
@@ -134,7 +135,7 @@ func labTestDeps(c *cli.Context, arg string) (*engine.Engine, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	cat, err := catalog.LoadLabDir(arg, catalog.ValidateOptions{Profiles: profiles.Names()})
+	cat, err := catalog.LoadLabDir(arg, catalog.ValidateOptions{Profiles: profiles.Names(), Features: cluster.KnownFeatures})
 	if err != nil {
 		return nil, "", &ExitError{Code: ExitFailed, Err: err} // the lab's defect, as for validate
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
 	dockerclient "github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,10 +28,11 @@ import (
 
 // fakeDocker is a docker engine holding kind node containers and images.
 type fakeDocker struct {
-	down       bool
-	containers []*fakeContainer
-	images     map[string]string // reference -> image ID
-	copyErr    error             // CopyFromContainer fails with this when set
+	down            bool
+	containers      []*fakeContainer
+	images          map[string]string // reference -> image ID
+	copyErr         error             // CopyFromContainer fails with this when set
+	securityOptions []string          // Info's, as the engine lists them
 }
 
 type fakeContainer struct {
@@ -50,6 +52,13 @@ func (f *fakeDocker) Ping(context.Context) (types.Ping, error) {
 		return types.Ping{}, errRefused
 	}
 	return types.Ping{APIVersion: "1.51"}, nil
+}
+
+func (f *fakeDocker) Info(context.Context) (system.Info, error) {
+	if f.down {
+		return system.Info{}, errRefused
+	}
+	return system.Info{SecurityOptions: f.securityOptions}, nil
 }
 
 func (f *fakeDocker) ContainerList(_ context.Context, opts container.ListOptions) ([]container.Summary, error) {

@@ -37,6 +37,9 @@ type Clusters interface {
 	// that came back with another IP address (one line each).
 	StartNodes(ctx context.Context, name string) (cluster.Info, error)
 	Readdress(ctx context.Context, name string) ([]string, error)
+	// KernelFeatures says which cluster.KnownFeatures the nodes' kernel
+	// has (it is the docker engine's, so it is known before any node).
+	KernelFeatures(ctx context.Context) (map[string]bool, error)
 	// EnsureKubeConfig rewrites the learner's kubectl context when it is
 	// missing or stale and says so ("" when it was fine).
 	EnsureKubeConfig(name string) (string, error)
@@ -107,7 +110,27 @@ func (e *Engine) Current() (Active, error) {
 	if err != nil {
 		return Active{}, fmt.Errorf("the active lab %q is not in this seclab build: %w", s.Current, err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if resolved, _, err := e.forKernel(ctx, lab); err == nil {
+		// Without docker the lab stays whole: hint and solution work,
+		// and any check fails on the cluster first.
+		lab = resolved
+	}
 	return Active{Lab: lab, Progress: s.Lab(s.Current)}, nil
+}
+
+// forKernel returns lab as it runs on this machine's kernel, and the
+// features it was told (nil for a lab that declares none).
+func (e *Engine) forKernel(ctx context.Context, lab *catalog.Lab) (*catalog.Lab, map[string]bool, error) {
+	if len(lab.Kernel) == 0 {
+		return lab, nil, nil
+	}
+	f, err := e.Clusters.KernelFeatures(ctx)
+	if err != nil {
+		return lab, nil, err
+	}
+	return lab.For(f), f, nil
 }
 
 // env builds the check environment for a running cluster.

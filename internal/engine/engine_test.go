@@ -46,6 +46,7 @@ type fakeClusters struct {
 	kubeconfigProblem string
 	kubeconfigErr     error
 	hashes            map[string]string // cluster.Info.Hash by name (List)
+	apparmor          bool              // KernelFeatures' answer
 }
 
 func (f *fakeClusters) info(name string) cluster.Info {
@@ -102,6 +103,9 @@ func (f *fakeClusters) StartNodes(_ context.Context, name string) (cluster.Info,
 	}
 	delete(f.stopped, name)
 	return f.info(name), nil
+}
+func (f *fakeClusters) KernelFeatures(context.Context) (map[string]bool, error) {
+	return map[string]bool{"apparmor": f.apparmor, "seccomp": true, "selinux": false}, nil
 }
 func (f *fakeClusters) Readdress(_ context.Context, name string) ([]string, error) {
 	out := f.readdress

@@ -185,6 +185,7 @@ func (e *Engine) SelfTest(ctx context.Context, id string, opts SelfTestOptions) 
 	if err != nil {
 		return nil, err
 	}
+	lab = res.Lab // as it runs on this kernel (see catalog.Lab.For)
 	env, err := e.env(ctx, res.Cluster.Name)
 	if err != nil {
 		return nil, err

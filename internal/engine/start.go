@@ -32,6 +32,9 @@ type StartResult struct {
 	// Preflight has the lab's canary results, detections included (a lab
 	// that detects AppArmor decides what to teach from it).
 	Preflight []CanaryResult
+	// Kernel is what the lab's kernel features are here (nil when it
+	// declares none); Lab is the lab as it runs on that kernel.
+	Kernel map[string]bool
 }
 
 // Start brings lab id up from scratch: a cluster for its profile (reused
@@ -47,12 +50,18 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 	if err != nil {
 		return StartResult{}, err
 	}
+	// Before anything is created: what this kernel can show.
+	lab, features, err := e.forKernel(ctx, lab)
+	if err != nil {
+		return StartResult{}, err
+	}
+	e.explainKernel(lab, features)
 	nodeImage := cluster.NodeImage(opts.NodeImage)
 	info, found, err := e.Clusters.Find(ctx, profile, nodeImage)
 	if err != nil {
 		return StartResult{}, err
 	}
-	res := StartResult{Lab: lab}
+	res := StartResult{Lab: lab, Kernel: features}
 	var env *verify.Env
 	if found {
 		e.Log.Info("reusing cluster", "name", info.Name, "profile", info.Profile)
@@ -203,7 +212,29 @@ func (e *Engine) cleanLab(ctx context.Context, env *verify.Env, lab *catalog.Lab
 	return deleteObjects(ctx, env, objs)
 }
 
+// explainKernel says, for each kernel feature the lab adapts to and this
+// kernel lacks, what that means and which steps still check what here.
+func (e *Engine) explainKernel(lab *catalog.Lab, features map[string]bool) {
+	for _, k := range lab.Kernel {
+		if features[k.Feature] {
+			e.Log.Info(fmt.Sprintf("the nodes' kernel has %s: every step of lab %s runs with it", k.Feature, lab.ID))
+			continue
+		}
+		e.Log.Warn(fmt.Sprintf("the nodes' kernel has no %s: %s", k.Feature, strings.TrimSpace(k.Missing)))
+	}
+	if len(lab.Kernel) > 0 {
+		var steps []string
+		for i, s := range lab.Steps {
+			steps = append(steps, fmt.Sprintf("%d (%d checks)", i+1, len(s.Checks)))
+		}
+		e.Log.Info(fmt.Sprintf("on this kernel (%s) the steps check: %s", cluster.FeatureList(features), strings.Join(steps, ", ")))
+	}
+}
+
 func (e *Engine) applySetup(ctx context.Context, env *verify.Env, lab *catalog.Lab) error {
+	if err := runNodeSetup(ctx, env, lab); err != nil {
+		return err
+	}
 	for _, f := range lab.Setup {
 		objs, err := lab.Manifests(f)
 		if err != nil {
@@ -226,4 +257,27 @@ func dedupe(list []string) []string {
 		}
 	}
 	return out
+}
+
+// runNodeSetup runs the lab's node setup on every node; the first command
+// that fails on a node stops it, naming the node and what it printed.
+func runNodeSetup(ctx context.Context, env *verify.Env, lab *catalog.Lab) error {
+	if len(lab.NodeSetup) == 0 {
+		return nil
+	}
+	if env.Nodes == nil {
+		return fmt.Errorf("lab %s sets up its nodes, but there is no access to them", lab.ID)
+	}
+	for _, c := range lab.NodeSetup {
+		outs, err := env.Nodes.RunOnNodes(ctx, "", c.Command)
+		if err != nil {
+			return fmt.Errorf("node setup `%s`: %w", strings.Join(c.Command, " "), err)
+		}
+		for _, o := range outs {
+			if o.ExitCode != 0 {
+				return fmt.Errorf("node setup `%s` failed on node %s (exit %d): %s", strings.Join(c.Command, " "), o.Node, o.ExitCode, strings.TrimSpace(o.Stderr+" "+o.Stdout))
+			}
+		}
+	}
+	return nil
 }

@@ -29,6 +29,10 @@ type Spec struct {
 	// Keep re-runs this check in every later step of the lab, so a later
 	// step fails when it undoes what this one taught.
 	Keep bool `json:"keep,omitempty"`
+	// When limits the check to kernels with ("apparmor") or without
+	// ("!apparmor") a feature the lab declares; the engine leaves it out
+	// elsewhere (see catalog.Lab.For).
+	When string `json:"when,omitempty"`
 
 	Object       *ObjectSpec       `json:"object,omitempty"`
 	Absent       *AbsentSpec       `json:"absent,omitempty"`
