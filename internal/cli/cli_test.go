@@ -518,7 +518,7 @@ func TestValidateReportsProfilesAndLabsTogether(t *testing.T) {
 		t.Errorf("missing profiles dir: exit %d, %q", code, errOut)
 	}
 	out, _, code = runCLI(t, "validate")
-	if code != 0 || !strings.Contains(out, "cluster profiles valid: [default netpol") {
+	if code != 0 || !strings.Contains(out, "cluster profiles valid: [") || !strings.Contains(out, " default netpol") {
 		t.Errorf("built-in: exit %d, %q", code, out)
 	}
 }
