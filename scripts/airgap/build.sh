@@ -34,10 +34,11 @@ CP_IMAGES=(
   "$REG/kube-scheduler:$K8S_VERSION" "$REG/kube-proxy:$K8S_VERSION"
   "$REG/coredns/coredns:$COREDNS_VERSION" "$REG/pause:$PAUSE_TAG" "$REG/etcd:$ETCD_TAG"
 )
-# Debian packages of the node's root filesystem.
+# Debian packages of the node's root filesystem (apparmor: apparmor_parser, which loads the
+# apparmor lab's profile on kernels that have AppArmor).
 NODE_PACKAGES=(systemd systemd-sysv dbus containerd runc iptables nftables iproute2 conntrack ethtool
   socat util-linux mount kmod ca-certificates procps bash libseccomp2 pigz curl e2fsprogs
-  openssl less iputils-ping)
+  openssl less iputils-ping apparmor)
 
 OUT=$CACHE/out; STAMPS=$CACHE/stamps; LOGS=$CACHE/log
 mkdir -p "$OUT" "$STAMPS" "$LOGS" "$CACHE/src" "$CACHE/bin"

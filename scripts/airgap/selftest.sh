@@ -91,6 +91,17 @@ check "all nodes Ready" k wait --for=condition=Ready nodes --all --timeout=180s
 check "kube-system pods Ready (coredns, kube-proxy, CNI)" \
   k -n kube-system wait --for=condition=Ready pods --all --timeout=180s
 
+# every node of the cluster runs apparmor_parser; none found is a failure, not a pass
+parsers_ok() {
+  local n found=0
+  for n in $(docker ps --filter "label=io.x-k8s.kind.cluster=$NAME" --format '{{.Names}}'); do
+    docker exec "$n" apparmor_parser --version >/dev/null || return 1
+    found=$((found + 1))
+  done
+  [ "$found" -gt 0 ]
+}
+check "every node has apparmor_parser (the apparmor lab loads its profile with it)" parsers_ok
+
 # --- DNS ---------------------------------------------------------------------------------------
 k run dns-probe --image=busybox:1.36 --restart=Never --command -- sleep 3600 >/dev/null
 k wait --for=condition=Ready pod/dns-probe --timeout=120s >/dev/null || true
