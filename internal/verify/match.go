@@ -31,16 +31,18 @@ type difference struct {
 
 func (d difference) expected() string {
 	if d.alts != nil {
-		parts := make([]string, len(d.alts))
-		for i, alt := range d.alts {
-			each := make([]string, len(alt))
-			for j, a := range alt {
-				each[j] = a.expected()
+		// Nested alternatives can ask the same of a field twice (the pod's
+		// setting or the container's): each is said once.
+		var parts []string
+		seen := map[string]bool{}
+		for _, part := range d.alternatives() {
+			if !seen[part] {
+				seen[part] = true
+				parts = append(parts, part)
 			}
-			parts[i] = strings.Join(each, " and ")
-			if len(alt) > 1 && len(d.alts) > 1 {
-				parts[i] = "(" + parts[i] + ")"
-			}
+		}
+		if len(parts) == 1 {
+			return strings.TrimSuffix(strings.TrimPrefix(parts[0], "("), ")")
 		}
 		return strings.Join(parts, " or ")
 	}
@@ -56,17 +58,52 @@ func (d difference) found() string {
 		// Alternatives often look at the same field: say it once.
 		var parts []string
 		seen := map[string]bool{}
-		for _, alt := range d.alts {
-			for _, a := range alt {
-				if f := a.found(); !seen[f] {
-					seen[f] = true
-					parts = append(parts, f)
-				}
+		for _, f := range d.leafFounds() {
+			if !seen[f] {
+				seen[f] = true
+				parts = append(parts, f)
 			}
 		}
 		return strings.Join(parts, "; ")
 	}
 	return d.path + " = " + d.got
+}
+
+// alternatives renders each way d could have matched; an alternative that
+// is itself only alternatives is spliced in (a or (b or c) is a, b, c).
+func (d difference) alternatives() []string {
+	var out []string
+	for _, alt := range d.alts {
+		if len(alt) == 1 && alt[0].alts != nil {
+			out = append(out, alt[0].alternatives()...)
+			continue
+		}
+		each := make([]string, len(alt))
+		for j, a := range alt {
+			each[j] = a.expected()
+		}
+		part := strings.Join(each, " and ")
+		if len(alt) > 1 {
+			part = "(" + part + ")"
+		}
+		out = append(out, part)
+	}
+	return out
+}
+
+// leafFounds lists what was found at each field the alternatives (and
+// theirs, nested) looked at.
+func (d difference) leafFounds() []string {
+	if d.alts == nil {
+		return []string{d.path + " = " + d.got}
+	}
+	var out []string
+	for _, alt := range d.alts {
+		for _, a := range alt {
+			out = append(out, a.leafFounds()...)
+		}
+	}
+	return out
 }
 
 // A `match` tree from a lab file is compiled once into patterns, so a typo in

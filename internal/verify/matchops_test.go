@@ -362,3 +362,31 @@ func TestEveryAndOr(t *testing.T) {
 		})
 	}
 }
+
+// Nested alternatives that ask the same of a field say it once, and what
+// was found at each field is listed once.
+func TestNestedOrSaysEachThingOnce(t *testing.T) {
+	want := map[string]any{"profile": map[string]any{"type": "Localhost", "name": "deny"}}
+	tree := map[string]any{"spec": map[string]any{"$or": []any{
+		map[string]any{"pod": want, "containers": map[string]any{"$every": map[string]any{"$or": []any{map[string]any{"profile": map[string]any{"$absent": true}}, want}}}},
+		map[string]any{"containers": map[string]any{"$every": want}},
+	}}}
+	var errs []string
+	p := compile("match", tree, &errs)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	obj := map[string]any{"spec": map[string]any{"pod": want, "containers": []any{map[string]any{"profile": map[string]any{"type": "Unconfined"}}}}}
+	var d []difference
+	p.match("", obj, true, &d)
+	if len(d) != 1 {
+		t.Fatalf("differences %+v", d)
+	}
+	exp, found := d[0].expected(), d[0].found()
+	if strings.Count(exp, `spec.containers[0].profile.type = "Localhost"`) != 1 {
+		t.Errorf("expected repeats itself: %s", exp)
+	}
+	if strings.Count(found, `spec.containers[0].profile.type = "Unconfined"`) != 1 {
+		t.Errorf("found repeats itself: %s", found)
+	}
+}
