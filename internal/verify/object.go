@@ -94,21 +94,25 @@ func inStatus(diffs []difference) bool {
 // StatefulSet, DaemonSet) whose status differs lacks ready pods: pods its
 // controller could not create (ReplicaFailure: Pod Security or a quota
 // refused them), and why each of its pods that exists is not Running and
-// Ready. stuckAll is true when every such pod waits on something time will
-// not fix. "" when it has nothing to say.
+// Ready. stuckAll is true when waiting will not help: the controller is
+// refused and no pod is still starting, or every pod waits on something
+// time will not fix. "" when it has nothing to say.
 func workloadBehindStatus(ctx context.Context, env *Env, ref ObjectRef, obj *unstructured.Unstructured, diffs []difference) (why string, stuckAll bool) {
 	if !strings.HasPrefix(ref.APIVersion, "apps/") || !inStatus(diffs) {
 		return "", false
 	}
 	var parts []string
+	refused := false
 	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
 	for _, c := range conds {
 		m, _ := c.(map[string]any)
 		if m["type"] == "ReplicaFailure" && m["status"] == "True" {
 			msg, _ := m["message"].(string)
 			parts = append(parts, "its pods cannot be created: "+clip(msg, maxOutput))
+			refused = true
 		}
 	}
+	var bad []corev1.Pod
 	sel, found, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
 	if found && env.Client != nil {
 		var ls metav1.LabelSelector
@@ -116,7 +120,6 @@ func workloadBehindStatus(ctx context.Context, env *Env, ref ObjectRef, obj *uns
 			if s, err := metav1.LabelSelectorAsSelector(&ls); err == nil && !s.Empty() {
 				list, err := env.Client.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: s.String()})
 				if err == nil {
-					var bad []corev1.Pod
 					for i := range list.Items {
 						if !podUsable(&list.Items[i]) {
 							bad = append(bad, list.Items[i])
@@ -124,12 +127,12 @@ func workloadBehindStatus(ctx context.Context, env *Env, ref ObjectRef, obj *uns
 					}
 					if len(bad) > 0 {
 						parts = append(parts, podsProblems(bad))
-						stuckAll = len(parts) == 1 && allStuck(bad)
 					}
 				}
 			}
 		}
 	}
+	stuckAll = (refused && len(bad) == 0) || allStuck(bad)
 	return strings.Join(parts, "; "), stuckAll
 }
 

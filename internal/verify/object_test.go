@@ -336,6 +336,17 @@ func TestObjectWorkloadStatusSaysWhy(t *testing.T) {
 	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: webRef, Match: hasReadyPod}})
 	wantStatus(t, r, Fail)
 	wantContains(t, "found", r.Found, `Deployment team-a/web: its pods cannot be created: pods "web-7d4f-x" is forbidden: violates PodSecurity "baseline:latest": privileged`)
+	if r.Attempts != 1 {
+		t.Errorf("attempts = %d: the controller is refused, and no pod is starting", r.Attempts)
+	}
+	// A pod still starting beside the refusal is worth waiting for.
+	starting := pullFailingPod("team-a", "web-7d4f-y", app("web"), "busybox:1.36", "ContainerCreating")
+	env, _ = testEnv(webWithStatus(map[string]any{"conditions": []any{map[string]any{"type": "ReplicaFailure", "status": "True", "message": "exceeded quota"}}}), starting)
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: webRef, Match: hasReadyPod}})
+	wantContains(t, "found", r.Found, "its pods cannot be created: exceeded quota; pod web-7d4f-y: it is still starting (Pending)")
+	if r.Attempts < 2 {
+		t.Errorf("attempts = %d: a starting pod is worth waiting for", r.Attempts)
+	}
 
 	// A difference outside status, or no pods and no failure: nothing added.
 	env, _ = testEnv(webWithStatus(map[string]any{}))
