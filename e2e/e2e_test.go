@@ -194,33 +194,44 @@ func TestSecrets(t *testing.T) {
 // TestEveryOtherLab gives each lab added later the same self-test, with no
 // Go code to write.
 func TestEveryOtherLab(t *testing.T) {
-	covered := map[string]bool{"netpol": true, "secrets": true}
+	covered := map[string]bool{"netpol": true, "secrets": true, "pss-cluster": true}
+	var labs []*catalog.Lab
+	for _, l := range eng.Catalog.Labs() {
+		if !covered[l.ID] {
+			labs = append(labs, l)
+		}
+	}
+	// Labs of one profile run one after the other, so that each cluster of
+	// a profile of its own is deleted when its last lab is done.
+	sort.SliceStable(labs, func(i, j int) bool { return labs[i].Profile < labs[j].Profile })
+	for i, l := range labs {
+		t.Run(l.ID, func(t *testing.T) { selfTest(t, l.ID) })
+		if i == len(labs)-1 || labs[i+1].Profile != l.Profile {
+			deleteOwnCluster(t, l.Profile)
+		}
+	}
+}
+
+// deleteOwnCluster deletes the cluster of profile name unless it is the
+// one the default labs share: on two cores, idle control planes slow
+// every later test down.
+func deleteOwnCluster(t *testing.T, name string) {
+	t.Helper()
 	profiles := cluster.MustBuiltin()
 	def, err := profiles.Get("default")
 	if err != nil {
 		t.Fatal(err)
 	}
+	p, err := profiles.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	image := cluster.NodeImage("")
-	labs := append([]*catalog.Lab(nil), eng.Catalog.Labs()...)
-	// Labs of one profile run one after the other, so that each cluster of
-	// a profile of its own is deleted when its last lab is done: on two
-	// cores, idle control planes slow every later test down.
-	sort.SliceStable(labs, func(i, j int) bool { return labs[i].Profile < labs[j].Profile })
-	for i, l := range labs {
-		if covered[l.ID] {
-			continue
-		}
-		t.Run(l.ID, func(t *testing.T) { selfTest(t, l.ID) })
-		p, err := profiles.Get(l.Profile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last := i == len(labs)-1 || labs[i+1].Profile != l.Profile
-		if last && p.Hash(image) != def.Hash(image) {
-			if err := eng.Clusters.Delete(context.Background(), p.ClusterName()); err != nil {
-				t.Errorf("deleting %s: %v", p.ClusterName(), err)
-			}
-		}
+	if p.Hash(image) == def.Hash(image) {
+		return
+	}
+	if err := eng.Clusters.Delete(context.Background(), p.ClusterName()); err != nil {
+		t.Errorf("deleting %s: %v", p.ClusterName(), err)
 	}
 }
 

@@ -28,12 +28,74 @@ type admissionCheck struct {
 	spec *AdmissionSpec
 }
 
-func (c *admissionCheck) object() *unstructured.Unstructured {
+// object is what the check submits: the lab's manifest, or a pod made from
+// a live object's pod template. Without an object, the result says why.
+func (c *admissionCheck) object(ctx context.Context, env *Env) (*unstructured.Unstructured, *Result) {
+	if c.spec.PodTemplate != nil {
+		return c.templatePod(ctx, env)
+	}
+	return c.literal(), nil
+}
+
+func (c *admissionCheck) literal() *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: runtime.DeepCopyJSON(normalize(c.spec.Object).(map[string]any))}
 }
 
+// templatePrefix names the pods made from templates: a name nobody
+// creates, so a dry-run create never meets an existing pod.
+const templatePrefix = "seclab-template-"
+
+// templatePod is the pod a controller would create from the template at
+// spec.PodTemplate: the template's labels, annotations (an AppArmor
+// annotation is judged by Pod Security) and spec, in the owner's namespace.
+func (c *admissionCheck) templatePod(ctx context.Context, env *Env) (*unstructured.Unstructured, *Result) {
+	f := c.spec.PodTemplate
+	owner, res := getObject(ctx, env, f.Ref)
+	if res != nil {
+		return nil, res
+	}
+	if owner == nil {
+		// Final, as for an object check: the API is synchronous.
+		r := final(failed(f.Ref.String()+" exists and its pod template is "+c.expected(), "not found"+namespaceHint(ctx, env, f.Ref.Namespace)))
+		return nil, &r
+	}
+	steps, err := parseFieldPath(f.Field)
+	if err != nil { // Validate rejects it first
+		r := final(errorf("bad field %q in the lab: %v", f.Field, err))
+		return nil, &r
+	}
+	v, _ := lookupField(owner.Object, steps)
+	tmpl, _ := v.(map[string]any)
+	spec, _ := tmpl["spec"].(map[string]any)
+	if spec == nil {
+		r := final(errorf("%s has no pod template at %s; the lab must point at one (a Deployment's spec.template)", f.Ref, f.Field))
+		return nil, &r
+	}
+	md := map[string]any{"name": podName(templatePrefix + owner.GetName()), "namespace": owner.GetNamespace()}
+	if tm, ok := tmpl["metadata"].(map[string]any); ok {
+		for _, k := range []string{"labels", "annotations"} {
+			if x, ok := tm[k]; ok {
+				md[k] = x
+			}
+		}
+	}
+	pod := map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec}
+	return &unstructured.Unstructured{Object: runtime.DeepCopyJSON(pod)}, nil
+}
+
+// podName cuts name to the 253 characters a pod name may have.
+func podName(name string) string {
+	if len(name) > 253 {
+		name = strings.TrimRight(name[:253], "-.")
+	}
+	return name
+}
+
 func (c *admissionCheck) ref() string {
-	o := c.object()
+	if f := c.spec.PodTemplate; f != nil {
+		return "the pod template of " + f.Ref.String()
+	}
+	o := c.literal()
 	if o.GetNamespace() == "" {
 		return o.GetKind() + " " + o.GetName()
 	}
@@ -46,6 +108,9 @@ func (c *admissionCheck) describe() string {
 		return "admission denies " + c.ref()
 	case ExpectWarned:
 		return "admission warns about " + c.ref()
+	}
+	if c.spec.NoWarnings {
+		return "admission admits " + c.ref() + " with no warnings"
 	}
 	return "admission admits " + c.ref()
 }
@@ -66,6 +131,9 @@ func (c *admissionCheck) expected() string {
 	case ExpectWarned:
 		return "admitted with a warning" + contains
 	}
+	if c.spec.NoWarnings {
+		return "admitted with no warnings"
+	}
 	return "admitted"
 }
 
@@ -73,7 +141,10 @@ func (c *admissionCheck) attempt(ctx context.Context, env *Env) Result {
 	if r := need(env.Admit != nil, "a dry-run admission client"); r != nil {
 		return *r
 	}
-	obj := c.object()
+	obj, res := c.object(ctx, env)
+	if res != nil {
+		return *res
+	}
 	warnings, err := env.Admit.DryRunCreate(ctx, obj)
 	expected := c.expected()
 	if err != nil {
@@ -89,10 +160,15 @@ func (c *admissionCheck) attempt(ctx context.Context, env *Env) Result {
 	}
 	found := "admitted with no warnings"
 	if len(warnings) > 0 {
-		found = "admitted with " + plural(len(warnings), "warning") + ": " + clip(strings.Join(warnings, "; "), 300)
+		// A long clip: one Pod Security warning lists every rule the pod
+		// breaks (400 characters and more), and the learner needs them all.
+		found = "admitted with " + plural(len(warnings), "warning") + ": " + clip(strings.Join(warnings, "; "), 1000)
 	}
 	switch c.spec.Expect {
 	case ExpectAdmitted:
+		if c.spec.NoWarnings && len(warnings) > 0 {
+			return failed(expected, found)
+		}
 		return passed(expected, found)
 	case ExpectWarned:
 		for _, w := range warnings {

@@ -187,3 +187,114 @@ func TestDryRunAdmitter(t *testing.T) {
 		}
 	}
 }
+
+func webDeployment() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web", "namespace": "team-a", "labels": map[string]any{"owner": "me"}},
+		"spec": map[string]any{
+			"replicas": int64(2),
+			"template": map[string]any{
+				"metadata": map[string]any{
+					"labels":      map[string]any{"app": "web"},
+					"annotations": map[string]any{"note": "x"},
+				},
+				"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": "busybox:1.36"}}},
+			},
+		},
+	}}
+}
+
+func templateSpec(expect string, noWarnings bool) Spec {
+	return Spec{Admission: &AdmissionSpec{
+		PodTemplate: &ObjectField{Ref: ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "team-a", Name: "web"}, Field: "spec.template"},
+		Expect:      expect, NoWarnings: noWarnings,
+	}}
+}
+
+// TestAdmissionPodTemplate: the pod submitted is the one the Deployment's
+// controller would create, in the Deployment's namespace.
+func TestAdmissionPodTemplate(t *testing.T) {
+	env, _ := testEnv(webDeployment())
+	a := &fakeAdmit{}
+	env.Admit = a
+	r := quick(t, env, templateSpec(ExpectAdmitted, true))
+	wantStatus(t, r, Pass)
+	if r.Name != "admission admits the pod template of Deployment team-a/web with no warnings" {
+		t.Errorf("name = %q", r.Name)
+	}
+	got := a.got
+	if got.GetKind() != "Pod" || got.GetAPIVersion() != "v1" || got.GetNamespace() != "team-a" || got.GetName() != "seclab-template-web" {
+		t.Errorf("submitted %s %s %s/%s", got.GetAPIVersion(), got.GetKind(), got.GetNamespace(), got.GetName())
+	}
+	if got.GetLabels()["app"] != "web" || got.GetLabels()["owner"] != "" || got.GetAnnotations()["note"] != "x" {
+		t.Errorf("labels %v annotations %v: want the template's, not the Deployment's", got.GetLabels(), got.GetAnnotations())
+	}
+	if img, _, _ := unstructured.NestedSlice(got.Object, "spec", "containers"); len(img) != 1 {
+		t.Errorf("spec = %v", got.Object["spec"])
+	}
+}
+
+// TestAdmissionNoWarnings: a warning (a Pod Security warn level the pod
+// falls short of) fails noWarnings and is shown in full.
+func TestAdmissionNoWarnings(t *testing.T) {
+	long := `would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "app" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "app" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`
+	env, _ := testEnv(webDeployment())
+	env.Admit = &fakeAdmit{warnings: []string{long}}
+	r := quick(t, env, templateSpec(ExpectAdmitted, true))
+	wantStatus(t, r, Fail)
+	if r.Expected != "admitted with no warnings" || r.Found != "admitted with 1 warning: "+long {
+		t.Errorf("expected %q found %q", r.Expected, r.Found)
+	}
+	// Without noWarnings a warning is no failure.
+	wantStatus(t, quick(t, env, templateSpec(ExpectAdmitted, false)), Pass)
+
+	// A literal object is held to noWarnings too.
+	env.Admit = &fakeAdmit{warnings: []string{"w"}}
+	wantStatus(t, quick(t, env, Spec{Admission: &AdmissionSpec{Object: privPod(), Expect: ExpectAdmitted, NoWarnings: true}}), Fail)
+}
+
+func TestAdmissionPodTemplateMissing(t *testing.T) {
+	env, _ := testEnv()
+	a := &fakeAdmit{}
+	env.Admit = a
+	r := quick(t, env, templateSpec(ExpectAdmitted, true))
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "not found")
+	wantContains(t, "expected", r.Expected, "Deployment team-a/web exists")
+	if a.got != nil || r.Attempts != 1 {
+		t.Errorf("submitted %v after %d attempts; a missing Deployment is final and submits nothing", a.got, r.Attempts)
+	}
+
+	// A field that holds no pod template is the lab's mistake.
+	env, _ = testEnv(webDeployment())
+	env.Admit = a
+	s := templateSpec(ExpectAdmitted, true)
+	s.Admission.PodTemplate.Field = "spec.selector"
+	r = quick(t, env, s)
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "has no pod template at spec.selector")
+}
+
+func TestValidateAdmissionPodTemplate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec *AdmissionSpec
+		want string
+	}{
+		{"both", &AdmissionSpec{Object: privPod(), PodTemplate: &ObjectField{Ref: ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}, Field: "spec.template"}, Expect: ExpectAdmitted}, "admission: set exactly one of object, podTemplate"},
+		{"no field", &AdmissionSpec{PodTemplate: &ObjectField{Ref: ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}}, Expect: ExpectAdmitted}, "admission.podTemplate.field: required"},
+		{"bad ref", &AdmissionSpec{PodTemplate: &ObjectField{Field: "spec.template"}, Expect: ExpectAdmitted}, "admission.podTemplate.ref.kind: required"},
+		{"noWarnings with denied", &AdmissionSpec{Object: privPod(), Expect: ExpectDenied, NoWarnings: true}, "admission.noWarnings: only with expect: admitted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(Spec{Admission: tc.spec}.Validate(), "\n")
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("problems %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if errs := (Spec{Admission: templateSpec(ExpectAdmitted, true).Admission}).Validate(); len(errs) != 0 {
+		t.Errorf("a valid podTemplate check: %q", errs)
+	}
+}

@@ -70,8 +70,70 @@ func (c *objectCheck) attempt(ctx context.Context, env *Env) Result {
 		if stuck(p) {
 			r = final(r) // waiting will not start it
 		}
+	} else if why, stuckAll := workloadBehindStatus(ctx, env, ref, obj, diffs); why != "" {
+		// The same for a workload: its controller's or its pods' reasons.
+		r.Found += "\n" + ref.String() + ": " + why
+		if stuckAll {
+			r = final(r)
+		}
 	}
 	return r
+}
+
+// inStatus reports whether a difference is in the object's status.
+func inStatus(diffs []difference) bool {
+	for _, d := range diffs {
+		if d.path == "status" || strings.HasPrefix(d.path, "status.") {
+			return true
+		}
+	}
+	return false
+}
+
+// workloadBehindStatus explains why a workload (Deployment, ReplicaSet,
+// StatefulSet, DaemonSet) whose status differs lacks ready pods: pods its
+// controller could not create (ReplicaFailure: Pod Security or a quota
+// refused them), and why each of its pods that exists is not Running and
+// Ready. stuckAll is true when waiting will not help: the controller is
+// refused and no pod is still starting, or every pod waits on something
+// time will not fix. "" when it has nothing to say.
+func workloadBehindStatus(ctx context.Context, env *Env, ref ObjectRef, obj *unstructured.Unstructured, diffs []difference) (why string, stuckAll bool) {
+	if !strings.HasPrefix(ref.APIVersion, "apps/") || !inStatus(diffs) {
+		return "", false
+	}
+	var parts []string
+	refused := false
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "ReplicaFailure" && m["status"] == "True" {
+			msg, _ := m["message"].(string)
+			parts = append(parts, "its pods cannot be created: "+clip(msg, maxOutput))
+			refused = true
+		}
+	}
+	var bad []corev1.Pod
+	sel, found, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
+	if found && env.Client != nil {
+		var ls metav1.LabelSelector
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(sel, &ls); err == nil {
+			if s, err := metav1.LabelSelectorAsSelector(&ls); err == nil && !s.Empty() {
+				list, err := env.Client.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: s.String()})
+				if err == nil {
+					for i := range list.Items {
+						if !podUsable(&list.Items[i]) {
+							bad = append(bad, list.Items[i])
+						}
+					}
+					if len(bad) > 0 {
+						parts = append(parts, podsProblems(bad))
+					}
+				}
+			}
+		}
+	}
+	stuckAll = (refused && len(bad) == 0) || allStuck(bad)
+	return strings.Join(parts, "; "), stuckAll
 }
 
 // podBehindStatus returns the pod when ref is a pod that is not Running
@@ -80,11 +142,7 @@ func podBehindStatus(ref ObjectRef, obj *unstructured.Unstructured, diffs []diff
 	if ref.APIVersion != "v1" || ref.Kind != "Pod" {
 		return nil
 	}
-	inStatus := false
-	for _, d := range diffs {
-		inStatus = inStatus || d.path == "status" || strings.HasPrefix(d.path, "status.")
-	}
-	if !inStatus {
+	if !inStatus(diffs) {
 		return nil
 	}
 	var p corev1.Pod

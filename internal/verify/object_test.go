@@ -299,3 +299,64 @@ func TestObjectPodSpecDifferenceHasNoStatusNote(t *testing.T) {
 		t.Errorf("found = %q", r.Found)
 	}
 }
+
+var webRef = ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "team-a", Name: "web"}
+
+var hasReadyPod = map[string]any{"status": map[string]any{"readyReplicas": map[string]any{"$gte": 1}}}
+
+// webWithStatus is Deployment team-a/web selecting app=web, with status.
+func webWithStatus(status map[string]any) *unstructured.Unstructured {
+	d := webDeployment()
+	_ = unstructured.SetNestedField(d.Object, map[string]any{"matchLabels": map[string]any{"app": "web"}}, "spec", "selector")
+	d.Object["status"] = status
+	return d
+}
+
+// A Deployment without ready pods: the check says why from its pods, at
+// once when none will start by waiting.
+func TestObjectWorkloadStatusSaysWhy(t *testing.T) {
+	p := pullFailingPod("team-a", "web-7d4f-abcde", app("web"), "busybox:1.36", "CreateContainerConfigError")
+	p.Status.ContainerStatuses[0].State.Waiting.Message = "container has runAsNonRoot and image will run as root"
+	other := pullFailingPod("team-a", "other", app("other"), "busybox:1.36", "ErrImagePull")
+	env, _ := testEnv(webWithStatus(map[string]any{"replicas": int64(1)}), p, other)
+	r := quick(t, env, Spec{Object: &ObjectSpec{Ref: webRef, Match: hasReadyPod}})
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "status.readyReplicas = <missing>",
+		"\nDeployment team-a/web: pod web-7d4f-abcde: container nginx is waiting: CreateContainerConfigError: container has runAsNonRoot and image will run as root")
+	wantNotContains(t, "found", r.Found, "other") // not selected by the Deployment
+	if r.Attempts != 1 {
+		t.Errorf("attempts = %d: the kubelet will not start it by waiting", r.Attempts)
+	}
+
+	// Pods the controller could not create: the Deployment's own condition.
+	env, _ = testEnv(webWithStatus(map[string]any{"conditions": []any{map[string]any{
+		"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+		"message": `pods "web-7d4f-x" is forbidden: violates PodSecurity "baseline:latest": privileged (container "app" must not set securityContext.privileged=true)`,
+	}}}))
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: webRef, Match: hasReadyPod}})
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, `Deployment team-a/web: its pods cannot be created: pods "web-7d4f-x" is forbidden: violates PodSecurity "baseline:latest": privileged`)
+	if r.Attempts != 1 {
+		t.Errorf("attempts = %d: the controller is refused, and no pod is starting", r.Attempts)
+	}
+	// A pod still starting beside the refusal is worth waiting for.
+	starting := pullFailingPod("team-a", "web-7d4f-y", app("web"), "busybox:1.36", "ContainerCreating")
+	env, _ = testEnv(webWithStatus(map[string]any{"conditions": []any{map[string]any{"type": "ReplicaFailure", "status": "True", "message": "exceeded quota"}}}), starting)
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: webRef, Match: hasReadyPod}})
+	wantContains(t, "found", r.Found, "its pods cannot be created: exceeded quota; pod web-7d4f-y: it is still starting (Pending)")
+	if r.Attempts < 2 {
+		t.Errorf("attempts = %d: a starting pod is worth waiting for", r.Attempts)
+	}
+
+	// A difference outside status, or no pods and no failure: nothing added.
+	env, _ = testEnv(webWithStatus(map[string]any{}))
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: webRef, Match: hasReadyPod}})
+	if r.Found != "status.readyReplicas = <missing>" {
+		t.Errorf("found = %q", r.Found)
+	}
+	env, _ = testEnv(webWithStatus(map[string]any{}), p)
+	r = quick(t, env, Spec{Object: &ObjectSpec{Ref: webRef, Match: map[string]any{"spec": map[string]any{"replicas": 3}}}})
+	if r.Found != "spec.replicas = 2" {
+		t.Errorf("found = %q", r.Found)
+	}
+}

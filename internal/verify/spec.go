@@ -285,10 +285,18 @@ type ExecSpec struct {
 // admission said.
 type AdmissionSpec struct {
 	// Object is a full manifest (apiVersion, kind, metadata, ...).
-	Object map[string]any `json:"object"`
-	Expect string         `json:"expect"` // denied | admitted | warned
+	Object map[string]any `json:"object,omitempty"`
+	// PodTemplate, instead of Object, submits a pod made from the pod
+	// template at a field of a live object (a Deployment's spec.template),
+	// in that object's namespace: admission judges the workload the
+	// learner wrote as it will judge the pods its controller creates.
+	PodTemplate *ObjectField `json:"podTemplate,omitempty"`
+	Expect      string       `json:"expect"` // denied | admitted | warned
 	// MessageContains must appear in the denial or in one warning.
 	MessageContains string `json:"messageContains,omitempty"`
+	// NoWarnings, with expect admitted, also fails on any warning: a Pod
+	// Security warn level the object falls short of warns, it does not deny.
+	NoWarnings bool `json:"noWarnings,omitempty"`
 }
 
 // AccessSpec asks the API server (SubjectAccessReview) whether a subject may
@@ -548,9 +556,19 @@ func (s Spec) Validate() []string {
 		}
 	}
 	if a := s.Admission; a != nil {
-		if len(a.Object) == 0 {
-			bad("admission.object", "required")
-		} else {
+		switch {
+		case len(a.Object) > 0 && a.PodTemplate != nil:
+			bad("admission", "set exactly one of object, podTemplate")
+		case a.PodTemplate != nil:
+			ref("admission.podTemplate.ref", a.PodTemplate.Ref)
+			if a.PodTemplate.Field == "" {
+				bad("admission.podTemplate.field", "required (the path to the pod template, e.g. spec.template)")
+			} else if _, err := parseFieldPath(a.PodTemplate.Field); err != nil {
+				bad("admission.podTemplate.field", "%v", err)
+			}
+		case len(a.Object) == 0:
+			bad("admission.object", "required (or podTemplate)")
+		default:
 			for _, f := range []string{"apiVersion", "kind"} {
 				if v, _ := a.Object[f].(string); v == "" {
 					bad("admission.object."+f, "required")
@@ -561,6 +579,9 @@ func (s Spec) Validate() []string {
 			}
 		}
 		oneOf("admission.expect", a.Expect, ExpectDenied, ExpectAdmitted, ExpectWarned)
+		if a.NoWarnings && a.Expect != ExpectAdmitted {
+			bad("admission.noWarnings", "only with expect: admitted")
+		}
 	}
 	if a := s.Access; a != nil {
 		if (a.User == "") == (a.ServiceAccount == "") {
