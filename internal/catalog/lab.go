@@ -52,7 +52,7 @@ type Step struct {
 	// the solution): why the answer is right.
 	Explanation string        `json:"explanation,omitempty"`
 	Hints       []string      `json:"hints,omitempty"`
-	Checks []verify.Spec `json:"checks"`
+	Checks      []verify.Spec `json:"checks"`
 	// Solution is the reference answer; the self-test applies it.
 	Solution Solution `json:"solution"`
 	// NearMisses are plausible wrong answers; each must make a check fail.
