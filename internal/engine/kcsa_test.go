@@ -1,9 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +26,21 @@ import (
 	"github.com/seclab/seclab/labs"
 )
 
-// kindFacts answers the kcsa-concepts lab's node commands as a kubeadm
-// (kind) cluster would, or, with a fact changed, as a cluster that differs.
+// kindFacts runs the kcsa-concepts lab's node scripts for real, on a
+// fake node: its absolute paths point into a directory laid out as a
+// kubeadm (kind) node's, and curl is a stub that answers as etcd does.
 type kindFacts struct {
-	workerProcs       string // /proc/*/comm of the worker
+	workerProcs       []string // the worker's process names
 	apiserverManifest string
 	etcdManifest      string
 	etcdOpen          bool // etcd answers clients without a certificate
+	dir               string
 }
 
-func kubeadmFacts() *kindFacts {
+func kubeadmFacts(t *testing.T) *kindFacts {
 	return &kindFacts{
-		workerProcs: "systemd\ncontainerd\nkubelet\ncontainerd-shim\npause\nkube-proxy\nkindnetd\n",
+		dir:         t.TempDir(),
+		workerProcs: []string{"systemd", "containerd", "kubelet", "containerd-shim", "pause", "kube-proxy", "kindnetd"},
 		apiserverManifest: `    - --etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt
     - --etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt
     - --etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key
@@ -41,31 +50,71 @@ func kubeadmFacts() *kindFacts {
 	}
 }
 
-func (f *kindFacts) RunOnNodes(_ context.Context, role string, cmd []string) ([]verify.NodeOutput, error) {
-	line := strings.Join(cmd, " ")
-	out := func(node, stdout string) ([]verify.NodeOutput, error) {
-		return []verify.NodeOutput{{Node: node, Stdout: stdout}}, nil
+// curlStub answers as etcd with --client-cert-auth: only a client
+// certificate gets an answer, unless ETCD_OPEN is set.
+const curlStub = `#!/bin/sh
+case "$*" in *--cert*) exit 0;; esac
+[ -n "$ETCD_OPEN" ] && exit 0
+exit 56
+`
+
+// root lays out the node of a role as the facts say, fresh for each run.
+func (f *kindFacts) root(role string) (string, error) {
+	root, err := os.MkdirTemp(f.dir, role)
+	if err != nil {
+		return "", err
 	}
-	switch {
-	case role == "worker" && strings.Contains(line, "/proc/[0-9]*/comm"):
-		return out("w", f.workerProcs)
-	case role != "control-plane":
-	case line == "cat /etc/kubernetes/manifests/kube-apiserver.yaml":
-		return out("cp", f.apiserverManifest)
-	case line == "cat /etc/kubernetes/manifests/etcd.yaml":
-		return out("cp", f.etcdManifest)
-	case strings.Contains(line, "curl") && strings.Contains(line, "--cert "):
-		return out("cp", `{"etcdserver":"3.6.5","etcdcluster":"3.6.0"}`)
-	case strings.Contains(line, "curl") && f.etcdOpen:
-		return out("cp", "answered\n")
-	case strings.Contains(line, "curl"):
-		return out("cp", "refused\n")
+	files := map[string]string{"bin/curl": curlStub}
+	if role == "worker" {
+		for i, p := range f.workerProcs {
+			files[fmt.Sprintf("proc/%d/comm", i+1)] = p + "\n"
+		}
+	} else {
+		files["etc/kubernetes/manifests/kube-apiserver.yaml"] = f.apiserverManifest
+		files["etc/kubernetes/manifests/etcd.yaml"] = f.etcdManifest
 	}
-	return []verify.NodeOutput{{Node: "?", ExitCode: 127, Stderr: "kindFacts: unexpected command " + line}}, nil
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(p, []byte(data), 0o755); err != nil {
+			return "", err
+		}
+	}
+	return root, nil
+}
+
+func (f *kindFacts) RunOnNodes(ctx context.Context, role string, cmd []string) ([]verify.NodeOutput, error) {
+	if len(cmd) != 3 || cmd[0] != "sh" || cmd[1] != "-c" {
+		return nil, fmt.Errorf("kindFacts: unexpected command %q", cmd)
+	}
+	root, err := f.root(role)
+	if err != nil {
+		return nil, err
+	}
+	// Only the files read move, not the paths the scripts look for in them.
+	script := strings.NewReplacer(" /proc/", " "+root+"/proc/", " /etc/kubernetes/manifests/", " "+root+"/etc/kubernetes/manifests/").Replace(cmd[2])
+	c := exec.CommandContext(ctx, "sh", "-c", script)
+	c.Env = append(os.Environ(), "PATH="+root+"/bin:"+os.Getenv("PATH"))
+	if f.etcdOpen {
+		c.Env = append(c.Env, "ETCD_OPEN=1")
+	}
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	code := 0
+	if err := c.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return nil, err
+		}
+		code = exit.ExitCode()
+	}
+	return []verify.NodeOutput{{Node: role, ExitCode: code, Stdout: stdout.String(), Stderr: stderr.String()}}, nil
 }
 
 func (f *kindFacts) RunOnNode(context.Context, string, []string) (verify.NodeOutput, error) {
-	return verify.NodeOutput{}, nil
+	return verify.NodeOutput{}, errors.New("kindFacts: the lab runs nothing on one node")
 }
 
 func newKCSAEngine(t *testing.T, facts *kindFacts) *Engine {
@@ -93,8 +142,9 @@ func newKCSAEngine(t *testing.T, facts *kindFacts) *Engine {
 // (every step fails fresh, each near-miss answer fails, each equivalent
 // form and each solution passes).
 func TestKCSAConceptsSelfTest(t *testing.T) {
-	e := newKCSAEngine(t, kubeadmFacts())
-	r, err := e.SelfTest(context.Background(), "kcsa-concepts", quick)
+	e := newKCSAEngine(t, kubeadmFacts(t))
+	// The node scripts are real processes: give them time on a busy machine.
+	r, err := e.SelfTest(context.Background(), "kcsa-concepts", SelfTestOptions{FailTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,26 +168,31 @@ func TestKCSAConceptsSelfTest(t *testing.T) {
 }
 
 // The facts behind steps 6-8 are checked live: the right answer does not
-// pass on a cluster where the fact does not hold, and the failing check
-// names the fact.
+// pass on a cluster where a fact does not hold, and the one fact check
+// says which.
 func TestKCSAConceptsChecksTheFactsLive(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		step   int
 		answer string
 		change func(*kindFacts)
-		failed string
+		found  string
 	}{
-		{"no kube-proxy on the worker", 6, "a,c,e", func(f *kindFacts) { f.workerProcs = "containerd\nkubelet\n" }, "the worker node runs kube-proxy"},
-		{"an API server on the worker", 6, "a,c,e", func(f *kindFacts) { f.workerProcs += "kube-apiserver\n" }, "the worker node runs no API server"},
-		{"etcd answers without a certificate", 7, "c", func(f *kindFacts) { f.etcdOpen = true }, "etcd refuses a client without a certificate"},
-		{"etcd without client-cert-auth", 7, "c", func(f *kindFacts) { f.etcdManifest = "    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt\n" }, "etcd requires a client certificate (--client-cert-auth=true)"},
+		{"no kube-proxy on the worker", 6, "a,c,e", func(f *kindFacts) { f.workerProcs = []string{"containerd", "kubelet"} }, "this worker runs no kube-proxy"},
+		{"an API server on the worker", 6, "a,c,e", func(f *kindFacts) { f.workerProcs = append(f.workerProcs, "kube-apiserver") }, "this worker runs kube-apiserver"},
+		{"a process named like kubelet only", 6, "a,c,e", func(f *kindFacts) { f.workerProcs[2] = "kubelet-helper" }, "this worker runs no kubelet"},
+		{"etcd answers without a certificate", 7, "c", func(f *kindFacts) { f.etcdOpen = true }, "etcd answered a client without a certificate"},
+		{"etcd without client-cert-auth", 7, "c", func(f *kindFacts) { f.etcdManifest = "    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt\n" }, "etcd.yaml does not set --client-cert-auth=true"},
 		{"apiserver without an etcd client key", 8, "b", func(f *kindFacts) {
 			f.apiserverManifest = strings.ReplaceAll(f.apiserverManifest, "--etcd-keyfile", "--etcd-key")
-		}, "the API server names its etcd client key (--etcd-keyfile)"},
+		}, "kube-apiserver.yaml has no --etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key"},
+		{"apiserver talking to etcd without TLS", 8, "b", func(f *kindFacts) {
+			f.apiserverManifest = strings.ReplaceAll(f.apiserverManifest, "https://127", "http://127")
+		}, "kube-apiserver.yaml has no --etcd-servers=https://"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			facts := kubeadmFacts()
+			t.Parallel()
+			facts := kubeadmFacts(t)
 			e := newKCSAEngine(t, facts)
 			ctx := context.Background()
 			if _, err := e.Start(ctx, "kcsa-concepts", StartOptions{}); err != nil {
@@ -153,7 +208,7 @@ func TestKCSAConceptsChecksTheFactsLive(t *testing.T) {
 			if _, err := e.Answer(tc.step, tc.answer); err != nil {
 				t.Fatal(err)
 			}
-			opts := CheckOptions{Step: tc.step, Timeout: 50 * time.Millisecond}
+			opts := CheckOptions{Step: tc.step, Timeout: 3 * time.Second}
 			if r, err := e.Check(ctx, opts); err != nil || !r[0].Passed {
 				t.Fatalf("the right answer: %+v (%v)", r, err)
 			}
@@ -162,15 +217,52 @@ func TestKCSAConceptsChecksTheFactsLive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var failed []string
+			var failed []verify.Result
 			for _, res := range r[0].Results {
 				if res.Status != verify.Pass {
-					failed = append(failed, res.Name)
+					failed = append(failed, res)
 				}
 			}
-			if len(failed) != 1 || failed[0] != tc.failed {
-				t.Errorf("not passed: %q, want only %q", failed, tc.failed)
+			if len(failed) != 1 || !strings.HasSuffix(failed[0].Name, "is as the question assumes (checked live)") || !strings.Contains(failed[0].Found, tc.found) {
+				t.Errorf("not passed: %+v, want only the step's fact check, saying %q", failed, tc.found)
 			}
 		})
+	}
+}
+
+// A wrong answer to a question with facts behind it sees those facts
+// checked, and nothing it is shown may give the right choice away (named
+// checks per component once did: "the worker node runs kube-proxy").
+func TestKCSAConceptsWrongAnswerRevealsNothing(t *testing.T) {
+	e := newKCSAEngine(t, kubeadmFacts(t))
+	ctx := context.Background()
+	if _, err := e.Start(ctx, "kcsa-concepts", StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		step     int
+		wrong    string
+		giveaway []string
+	}{
+		{6, "b,d", []string{"kubelet", "kube-proxy", "containerd"}},
+		{7, "b", []string{"certificate", "CA"}},
+		{8, "a", []string{"etcd-certfile", "etcd-keyfile", "etcd-cafile"}},
+	} {
+		if _, err := e.Answer(tc.step, tc.wrong); err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Check(ctx, CheckOptions{Step: tc.step, Timeout: 3 * time.Second})
+		if err != nil || r[0].Passed {
+			t.Fatalf("step %d with a wrong answer: %+v (%v)", tc.step, r, err)
+		}
+		var shown strings.Builder
+		for _, res := range r[0].Results {
+			fmt.Fprintln(&shown, res.Name, res.Expected, res.Found)
+		}
+		for _, g := range tc.giveaway {
+			if strings.Contains(shown.String(), g) {
+				t.Errorf("step %d: a wrong answer is shown %q:\n%s", tc.step, g, shown.String())
+			}
+		}
 	}
 }
