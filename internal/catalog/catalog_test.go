@@ -196,6 +196,7 @@ func TestValidateCollectsAllErrors(t *testing.T) {
 		"imagePullPolicy Always cannot work offline",
 		"steps[0].nearMisses[0].name: required",
 		"steps[0].nearMisses[0]: set apply or answer",
+		`steps[0].explanation: file "explain/missing.md": not found in lab directory`,
 	)
 	for _, e := range errs {
 		if !strings.HasPrefix(e, "badchecks/lab.yaml: ") {
@@ -355,5 +356,44 @@ func TestLiveAnswerHasNoWrittenSolution(t *testing.T) {
 	}
 	if lab.Step(2).LiveAnswer() != live || lab.Step(3).LiveAnswer() != nil {
 		t.Errorf("LiveAnswer: step 2 %v, step 3 %v", lab.Step(2).LiveAnswer(), lab.Step(3).LiveAnswer())
+	}
+}
+
+// A multiple-choice step's written answers must name its choices, and the
+// solution must be the right one.
+func TestChoiceStepAnswersNameChoices(t *testing.T) {
+	q := func() *verify.AnswerSpec {
+		return &verify.AnswerSpec{Equals: "a,c", Multiple: true, Choices: []verify.Choice{{ID: "a", Text: "x"}, {ID: "b", Text: "y"}, {ID: "c", Text: "z"}}}
+	}
+	step := func(answer string, nearMiss string, checks ...verify.Spec) catalog.Step {
+		s := catalog.Step{Title: "t", Checks: checks, Solution: catalog.Solution{Answer: answer}}
+		if nearMiss != "" {
+			s.NearMisses = []catalog.NearMiss{{Name: "n", Answer: nearMiss}}
+		}
+		return s
+	}
+	lab := &catalog.Lab{ID: "x", Title: "x", Domain: "d", Minutes: 1, Profile: "default", Steps: []catalog.Step{
+		step(" C, a", "b", verify.Spec{Keep: true, Answer: q()}),                                                    // fine: order, case, spaces
+		step("a", "a,c,d", verify.Spec{Keep: true, Answer: q()}),                                                    // wrong solution, near-miss no choice
+		step("kubelet", "", verify.Spec{Keep: true, Answer: q()}),                                                   // solution no choice
+		step("a,c", "", verify.Spec{Keep: true, Answer: q()}, verify.Spec{Answer: &verify.AnswerSpec{Equals: "a"}}), // two answer checks
+	}}
+	got := lab.Validate(opts)
+	requireAll(t, got,
+		`steps[1].solution.answer: "a" is not the answer check's equals "a,c"`,
+		`steps[1].nearMisses[0].answer: "d" is not a choice of this question`,
+		`steps[2].solution.answer: "kubelet" is not a choice of this question`,
+		"steps[3].checks: a step with a multiple-choice answer check can have no other answer check",
+	)
+	for _, e := range got {
+		if strings.HasPrefix(e, "steps[0].solution.answer") || strings.HasPrefix(e, "steps[0].nearMisses") {
+			t.Errorf("a right answer in another form is fine: %s", e)
+		}
+	}
+	if lab.Step(1).Question() == nil || lab.Step(1).Question().Equals != "a,c" {
+		t.Errorf("Question() = %+v", lab.Step(1).Question())
+	}
+	if (&catalog.Step{Checks: []verify.Spec{{Answer: &verify.AnswerSpec{Equals: "42"}}}}).Question() != nil {
+		t.Error("a free-text answer is no multiple-choice question")
 	}
 }

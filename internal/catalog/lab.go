@@ -66,10 +66,16 @@ type NodeCommand struct {
 // Step is one task the learner does, and how seclab knows it is done.
 type Step struct {
 	Title string `json:"title"`
+	// Domain is the KCSA domain of this step, when the lab spans several
+	// (a quiz); shown with the step.
+	Domain string `json:"domain,omitempty"`
 	// Text is a markdown file with the task.
-	Text   string        `json:"text"`
-	Hints  []string      `json:"hints,omitempty"`
-	Checks []verify.Spec `json:"checks"`
+	Text string `json:"text"`
+	// Explanation is a markdown file shown once the step passes (and with
+	// the solution): why the answer is right.
+	Explanation string        `json:"explanation,omitempty"`
+	Hints       []string      `json:"hints,omitempty"`
+	Checks      []verify.Spec `json:"checks"`
 	// Solution is the reference answer; the self-test applies it.
 	Solution Solution `json:"solution"`
 	// NearMisses are plausible wrong answers; each must make a check fail.
@@ -119,6 +125,16 @@ type NearMiss struct {
 func (s *Step) LiveAnswer() *verify.AnswerSpec {
 	for _, c := range s.Checks {
 		if c.Answer != nil && c.Answer.FromObject != nil {
+			return c.Answer
+		}
+	}
+	return nil
+}
+
+// Question returns the step's multiple-choice answer check, or nil.
+func (s *Step) Question() *verify.AnswerSpec {
+	for _, c := range s.Checks {
+		if c.Answer.IsChoice() {
 			return c.Answer
 		}
 	}

@@ -138,10 +138,13 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		} else {
 			l.checkFile(&errs, p+".text", s.Text)
 		}
+		if s.Explanation != "" {
+			l.checkFile(&errs, p+".explanation", s.Explanation)
+		}
 		if len(s.Checks) == 0 {
 			bad(p+".checks", "a step needs at least one check")
 		}
-		hasAnswer, hasKeep := false, false
+		hasAnswer, hasKeep, answers := false, false, 0
 		for _, c := range s.Checks {
 			hasKeep = hasKeep || c.Keep
 		}
@@ -156,7 +159,13 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 			when(fmt.Sprintf("%s.checks[%d]", p, j), c.When)
 			if c.Answer != nil {
 				hasAnswer = true
+				answers++
 			}
+		}
+		q := s.Question()
+		if q != nil && answers > 1 {
+			// Every answer check of a step judges the one answer given.
+			bad(p+".checks", "a step with a multiple-choice answer check can have no other answer check")
 		}
 		if s.Solution.Text == "" {
 			bad(p+".solution.text", "required (a markdown file)")
@@ -176,6 +185,16 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		if !hasAnswer && s.Solution.Answer != "" {
 			bad(p+".solution.answer", "set, but the step has no answer check")
 		}
+		if q != nil && s.Solution.Answer != "" {
+			got, err := q.ParseChoices(s.Solution.Answer)
+			want, _ := q.ParseChoices(q.Equals)
+			switch {
+			case err != nil:
+				bad(p+".solution.answer", "%v", err)
+			case strings.Join(got, ",") != strings.Join(want, ","):
+				bad(p+".solution.answer", "%q is not the answer check's equals %q", s.Solution.Answer, q.Equals)
+			}
+		}
 		// Near-misses (must fail) and equivalents (must pass) are both
 		// answers the self-test tries in the solution's place.
 		for _, set := range []struct {
@@ -193,6 +212,13 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 				}
 				if nm.Answer != "" && !hasAnswer {
 					bad(np+".answer", "set, but the step has no answer check")
+				}
+				if nm.Answer != "" && q != nil {
+					// An answer that is no choice fails whatever the
+					// question: it proves nothing about the choices.
+					if _, err := q.ParseChoices(nm.Answer); err != nil {
+						bad(np+".answer", "%v", err)
+					}
 				}
 				for k, f := range nm.Apply {
 					l.checkManifest(&errs, fmt.Sprintf("%s.apply[%d]", np, k), f)

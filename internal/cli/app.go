@@ -20,6 +20,7 @@ import (
 	"github.com/seclab/seclab/internal/cluster"
 	"github.com/seclab/seclab/internal/engine"
 	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/verify"
 	"github.com/seclab/seclab/labs"
 )
 
@@ -65,7 +66,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		},
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
-			listCmd(), startCmd(), statusCmd(), checkCmd(), hintCmd(), solutionCmd(), answerCmd(),
+			listCmd(), startCmd(), statusCmd(), stepCmd(), checkCmd(), hintCmd(), solutionCmd(), answerCmd(),
 			resetCmd(), downCmd(), doctorCmd(), validateCmd(), labCmd(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main maps errors to exit codes
@@ -145,12 +146,14 @@ func exitStatus(ctx context.Context, err error) (int, string) {
 }
 
 // isUsage tells errors about what the learner typed (or the state they
-// asked about: no lab started) from failures to run.
+// asked about: no lab started) from failures to run. An answer that names
+// no choice of a question is one.
 func isUsage(err error) bool {
 	var unknown *catalog.UnknownLabError
 	var step *engine.StepRangeError
 	var dir *catalog.LabsDirError
-	return errors.As(err, &unknown) || errors.As(err, &step) || errors.As(err, &dir) || errors.Is(err, engine.ErrNoLab)
+	var choice *verify.ChoiceError
+	return errors.As(err, &unknown) || errors.As(err, &step) || errors.As(err, &dir) || errors.As(err, &choice) || errors.Is(err, engine.ErrNoLab)
 }
 
 // deps builds the engine for a command.

@@ -76,6 +76,10 @@ func printReports(w io.Writer, e *engine.Engine, reports []engine.StepReport, sh
 			printResult(w, res)
 		}
 		fmt.Fprintln(w, summary(r))
+		// One step checked: the learner just got there, so say why.
+		if len(reports) == 1 && r.Explanation != "" {
+			fmt.Fprintf(w, "\nWhy:\n%s\n", r.Explanation)
+		}
 	}
 	if !showNext || len(reports) != 1 || !reports[0].Passed {
 		return nil

@@ -49,14 +49,33 @@ func startCmd() *cli.Command {
 	}
 }
 
-// printStep shows a step's task and how to check it.
+// printStep shows a step's task, its choices when it asks a
+// multiple-choice question (never which is right), and how to check it.
 func printStep(w io.Writer, lab *catalog.Lab, n int) error {
 	step := lab.Step(n)
-	fmt.Fprintf(w, "Step %d/%d: %s\n\n", n, lab.NumSteps(), step.Title)
+	fmt.Fprintf(w, "Step %d/%d: %s\n", n, lab.NumSteps(), step.Title)
+	if step.Domain != "" {
+		fmt.Fprintf(w, "KCSA domain: %s\n", step.Domain)
+	}
+	fmt.Fprintln(w)
 	if err := printFile(w, lab, step.Text); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nWhen done: seclab check    (stuck? seclab hint)\n")
+	q := step.Question()
+	if q == nil {
+		fmt.Fprintf(w, "\nWhen done: seclab check    (stuck? seclab hint)\n")
+		return nil
+	}
+	fmt.Fprintln(w)
+	for _, ch := range q.Choices {
+		pad := strings.Repeat(" ", len(ch.ID)+4)
+		fmt.Fprintf(w, "  %s) %s\n", ch.ID, oneBlock(strings.TrimSpace(ch.Text), pad))
+	}
+	if q.Multiple {
+		fmt.Fprintf(w, "\nSelect every choice that applies: seclab answer ID,ID,...    (stuck? seclab hint)\n")
+	} else {
+		fmt.Fprintf(w, "\nAnswer with one choice: seclab answer ID    (stuck? seclab hint)\n")
+	}
 	return nil
 }
 

@@ -153,7 +153,7 @@ func printStatus(w io.Writer, v statusView) {
 	case v.Next == 0:
 		fmt.Fprintf(w, "All %d steps passed. Next: seclab list, or seclab down when finished.\n", len(v.Steps))
 	default:
-		fmt.Fprintf(w, "Next: step %d — run seclab check when done.\n", v.Next)
+		fmt.Fprintf(w, "Next: step %d (seclab step shows it) — run seclab check when done.\n", v.Next)
 	}
 	if len(v.History) > 0 || v.FirstCompleted != nil {
 		best := 0

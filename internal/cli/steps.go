@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seclab/seclab/internal/engine"
+	"github.com/seclab/seclab/internal/verify"
 )
 
 // stepArg reads the optional STEP argument (0 = not given).
@@ -56,6 +57,54 @@ func currentStep(e *engine.Engine, n int) (engine.Active, int, error) {
 	return act, n, nil
 }
 
+// stepView is a step as -o json shows it: its text and choices, never
+// the right one.
+type stepView struct {
+	Lab    string `json:"lab"`
+	Step   int    `json:"step"`
+	Of     int    `json:"of"`
+	Title  string `json:"title"`
+	Domain string `json:"domain,omitempty"`
+	// Text is the task, markdown.
+	Text     string          `json:"text"`
+	Choices  []verify.Choice `json:"choices,omitempty"`
+	Multiple bool            `json:"multiple,omitempty"`
+	Passed   bool            `json:"passed"`
+}
+
+func stepCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "step",
+		Usage:     "show a step's task again, with its choices if it asks a question (default: the step you are on)",
+		ArgsUsage: "[STEP]",
+		Flags:     []cli.Flag{outputFlag()},
+		Action: func(c *cli.Context) error {
+			asJSON, err := wantJSON(c)
+			if err != nil {
+				return err
+			}
+			_, act, n, err := stepDeps(c)
+			if err != nil {
+				return err
+			}
+			if !asJSON {
+				return printStep(c.App.Writer, act.Lab, n)
+			}
+			step := act.Lab.Step(n)
+			text, err := act.Lab.ReadFile(step.Text)
+			if err != nil {
+				return fmt.Errorf("lab %s: %w", act.Lab.ID, err)
+			}
+			_, passed := act.Progress.Passed[n]
+			v := stepView{Lab: act.Lab.ID, Step: n, Of: act.Lab.NumSteps(), Title: step.Title, Domain: step.Domain, Text: string(text), Passed: passed}
+			if q := step.Question(); q != nil {
+				v.Choices, v.Multiple = q.Choices, q.Multiple
+			}
+			return writeJSON(c.App.Writer, v)
+		},
+	}
+}
+
 func hintCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "hint",
@@ -98,6 +147,12 @@ func solutionCmd() *cli.Command {
 			fmt.Fprintf(w, "Step %d/%d: %s — solution\n\n", n, act.Lab.NumSteps(), act.Lab.Step(n).Title)
 			if err := printFile(w, act.Lab, act.Lab.Step(n).Solution.Text); err != nil {
 				return err
+			}
+			if ex := act.Lab.Step(n).Explanation; ex != "" {
+				fmt.Fprintln(w, "\nWhy:")
+				if err := printFile(w, act.Lab, ex); err != nil {
+					return err
+				}
 			}
 			if !c.Bool("apply") {
 				return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ type StepReport struct {
 	Title   string          `json:"title"`
 	Passed  bool            `json:"passed"`
 	Results []verify.Result `json:"results"`
+	// Explanation is the step's explanation (markdown), given once the
+	// step passes: before, it would give the answer away.
+	Explanation string `json:"explanation,omitempty"`
 }
 
 // StepCounts says how many of a step's checks passed, failed (the
@@ -218,6 +222,12 @@ func checkStep(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int, ch
 			r.Passed = false
 		}
 	}
+	if r.Passed && step.Explanation != "" {
+		// Validate made sure the file is there.
+		if data, err := lab.ReadFile(step.Explanation); err == nil {
+			r.Explanation = strings.TrimSpace(string(data))
+		}
+	}
 	return r
 }
 
@@ -236,6 +246,8 @@ func withTimeout(specs []verify.Spec, timeout time.Duration) []verify.Spec {
 }
 
 // Answer records the learner's answer for a step (default: the next one).
+// An answer to a multiple-choice question that names no choice is not
+// recorded: the error (a *verify.ChoiceError) lists the valid ids.
 func (e *Engine) Answer(step int, answer string) (int, error) {
 	act, err := e.Current()
 	if err != nil {
@@ -247,6 +259,11 @@ func (e *Engine) Answer(step int, answer string) (int, error) {
 	}
 	if step < 1 || step > n {
 		return 0, &StepRangeError{Step: step, Max: n, Lab: act.Lab.ID}
+	}
+	if q := act.Lab.Step(step).Question(); q != nil && strings.TrimSpace(answer) != "" {
+		if _, err := q.ParseChoices(answer); err != nil {
+			return 0, fmt.Errorf("step %d: %w", step, err)
+		}
 	}
 	if err := runError(act, false); err != nil {
 		return 0, err

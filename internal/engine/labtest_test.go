@@ -795,3 +795,94 @@ func TestSelfTestLiveAnswer(t *testing.T) {
 		t.Errorf("after reset --step 2: answers %v, next %d (%v)", act.Progress.Answers, act.Progress.NextStep(2), err)
 	}
 }
+
+// choiceLab asks a multiple-choice question, then a select-all one.
+func choiceLab() fstest.MapFS {
+	return fstest.MapFS{
+		"choice/lab.yaml": {Data: []byte(`id: choice
+title: Choice lab
+domain: Testing
+minutes: 1
+profile: default
+steps:
+  - title: Pick one
+    text: step.md
+    explanation: why.md
+    checks:
+      - name: the right choice
+        keep: true
+        answer:
+          equals: b
+          choices: [{id: a, text: one}, {id: b, text: two}, {id: c, text: three}]
+    solution: {text: step.md, answer: b}
+    nearMisses:
+      - {name: a wrong choice, answer: c}
+    equivalents:
+      - {name: upper case with spaces, answer: " B "}
+  - title: Pick all that apply
+    text: step.md
+    checks:
+      - answer:
+          equals: a,c
+          multiple: true
+          choices: [{id: a, text: one}, {id: b, text: two}, {id: c, text: three}]
+    solution: {text: step.md, answer: "a,c"}
+    nearMisses:
+      - {name: one missing, answer: a}
+      - {name: one too many, answer: "a,b,c"}
+    equivalents:
+      - {name: another order, answer: "C, a"}
+`)},
+		"choice/step.md": {Data: []byte("Choose.\n")},
+		"choice/why.md":  {Data: []byte("Because two.\n\n")},
+	}
+}
+
+func TestChoiceLab(t *testing.T) {
+	e, _ := newSelfTestEngine(t, choiceLab())
+	ctx := context.Background()
+	r, err := e.SelfTest(ctx, "choice", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Held() {
+		t.Errorf("problems:\n%s", strings.Join(r.Problems, "\n"))
+	}
+	for _, name := range []string{"a wrong choice", "one missing", "one too many"} {
+		if tr := trial(t, r, name); tr.Outcome != Killed {
+			t.Errorf("near-miss %q: %+v", name, tr)
+		}
+	}
+
+	// An answer that names no choice is refused, and not recorded.
+	_, err = e.Answer(1, "kubelet")
+	var ce *verify.ChoiceError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "answer with the id of one choice: a, b, c") {
+		t.Errorf("answer kubelet: %v", err)
+	}
+	if act, _ := e.Current(); act.Progress.Answers[1] != "b" {
+		t.Errorf("recorded answer after a refused one: %q", act.Progress.Answers[1])
+	}
+
+	// A wrong choice fails, and the explanation is held back.
+	if _, err := e.Answer(1, "c"); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := e.Check(ctx, CheckOptions{Step: 1})
+	if err != nil || reports[0].Passed || reports[0].Explanation != "" {
+		t.Errorf("wrong choice: %+v (%v)", reports, err)
+	}
+	// The right one in another form passes and brings the explanation.
+	if _, err := e.Answer(1, " B "); err != nil {
+		t.Fatal(err)
+	}
+	reports, err = e.Check(ctx, CheckOptions{Step: 1})
+	if err != nil || !reports[0].Passed || reports[0].Explanation != "Because two." {
+		t.Errorf("right choice: %+v (%v)", reports, err)
+	}
+	// A step without an explanation has none.
+	reports, err = e.Check(ctx, CheckOptions{Step: 2})
+	if err != nil || !reports[0].Passed || reports[0].Explanation != "" {
+		t.Errorf("step 2: %+v (%v)", reports, err)
+	}
+}

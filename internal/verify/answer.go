@@ -23,6 +23,9 @@ type answerCheck struct {
 func (c *answerCheck) describe() string { return "answer is correct" }
 
 func (c *answerCheck) source() string {
+	if c.spec.IsChoice() {
+		return c.spec.choiceSource()
+	}
 	if f := c.spec.FromSecret; f != nil {
 		return "the decoded value of secret " + namespaceOr(f.Namespace) + "/" + f.Name + " key " + f.Key
 	}
@@ -37,7 +40,13 @@ func (c *answerCheck) attempt(ctx context.Context, env *Env) Result {
 	got := strings.TrimSpace(env.Answer)
 	if got == "" {
 		// The answer cannot change while seclab check runs.
+		if c.spec.IsChoice() {
+			return final(failed(expected, "no answer yet — run: seclab answer ID (the choices: "+strings.Join(c.spec.ChoiceIDs(), ", ")+")"))
+		}
 		return final(failed(expected, "no answer yet — run: seclab answer <value>"))
+	}
+	if c.spec.IsChoice() {
+		return c.attemptChoice(got)
 	}
 	want, res := c.expectedValue(ctx, env)
 	if res != nil {

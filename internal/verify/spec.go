@@ -320,10 +320,18 @@ type AccessSpec struct {
 // expected value: given literally, read from a Secret key, or read from a
 // field of a live object (a value that differs from cluster to cluster,
 // like the node a pod runs on).
+//
+// With Choices the question is multiple choice: the step shows the
+// choices, the learner answers with a choice id, and Equals names the
+// right one ("b"), or with Multiple every one that applies ("a,c,e"),
+// compared as a set regardless of case, spaces and order (see choice.go).
 type AnswerSpec struct {
 	Equals     string       `json:"equals,omitempty"`
 	FromSecret *SecretKey   `json:"fromSecret,omitempty"`
 	FromObject *ObjectField `json:"fromObject,omitempty"`
+	Choices    []Choice     `json:"choices,omitempty"`
+	// Multiple: select all that apply (the answer is a set of ids).
+	Multiple bool `json:"multiple,omitempty"`
 }
 
 // ObjectField points at one field of an object, by a dotted path with list
@@ -619,6 +627,7 @@ func (s Spec) Validate() []string {
 				bad("answer.fromObject.field", "%v", err)
 			}
 		}
+		a.validateChoices(bad)
 	}
 	if n := s.Node; n != nil {
 		if len(n.Command) == 0 {
