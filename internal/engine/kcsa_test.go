@@ -119,7 +119,7 @@ func (f *kindFacts) RunOnNode(context.Context, string, []string) (verify.NodeOut
 
 func newKCSAEngine(t *testing.T, facts *kindFacts) *Engine {
 	t.Helper()
-	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ func NewEnv(cfg *rest.Config) (*Env, error) {
 		Mapper:     mapper,
 		Exec:       NewExecer(cfg, client),
 		Admit:      newAdmitter(cfg, mapper),
+		AsToken:    tokenClients(cfg),
 		ProbeImage: DefaultProbeImage,
 		Interval:   DefaultInterval,
 	}, nil

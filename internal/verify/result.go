@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // Status is the outcome of one check.
@@ -80,6 +81,9 @@ type Env struct {
 	Exec    Execer
 	Admit   Admitter
 	Nodes   NodeRunner
+	// AsToken returns a client that authenticates with token alone (the
+	// request check's service account token), to the same API server.
+	AsToken func(token string) (rest.Interface, error)
 	// Answer is what the learner submitted for the step ("" if nothing).
 	Answer string
 	// ProbeImage runs temporary probe pods (must have wget or curl and sh).

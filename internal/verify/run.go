@@ -47,6 +47,8 @@ func newCheck(s Spec) check {
 		return &admissionCheck{spec: s.Admission}
 	case s.Access != nil:
 		return &accessCheck{spec: s.Access}
+	case s.Request != nil:
+		return &requestCheck{spec: s.Request}
 	case s.Answer != nil:
 		return &answerCheck{spec: s.Answer}
 	case s.Node != nil:

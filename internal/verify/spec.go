@@ -42,6 +42,7 @@ type Spec struct {
 	Exec         *ExecSpec         `json:"exec,omitempty"`
 	Admission    *AdmissionSpec    `json:"admission,omitempty"`
 	Access       *AccessSpec       `json:"access,omitempty"`
+	Request      *RequestSpec      `json:"request,omitempty"`
 	Answer       *AnswerSpec       `json:"answer,omitempty"`
 	Node         *NodeSpec         `json:"node,omitempty"`
 	Reachability *ReachabilitySpec `json:"reachability,omitempty"`
@@ -152,11 +153,12 @@ type Target struct {
 
 // Expectations shared by several kinds.
 const (
-	ExpectAllowed  = "allowed"
-	ExpectBlocked  = "blocked"
-	ExpectDenied   = "denied"
-	ExpectAdmitted = "admitted"
-	ExpectWarned   = "warned"
+	ExpectAllowed   = "allowed"
+	ExpectBlocked   = "blocked"
+	ExpectDenied    = "denied"
+	ExpectAdmitted  = "admitted"
+	ExpectWarned    = "warned"
+	ExpectForbidden = "forbidden"
 )
 
 // ConnectivitySpec sends real HTTP traffic from inside a pod to a target.
@@ -316,6 +318,48 @@ type AccessSpec struct {
 	Expect      string `json:"expect"` // allowed | denied
 }
 
+// RequestSpec makes a real API request as a service account, with a
+// short-lived token from the TokenRequest API, and judges it by the HTTP
+// status: what the API server really does with the account's credentials,
+// not what a review predicts. Writes are sent with dry-run.
+//
+//	request:
+//	  as: {serviceAccount: rbac-lab/app}
+//	  verb: list
+//	  resource: {apiVersion: v1, resource: pods, namespace: rbac-lab}
+//	  expect: allowed
+type RequestSpec struct {
+	As       RequestSubject  `json:"as"`
+	Verb     string          `json:"verb"` // get | list | create
+	Resource RequestResource `json:"resource"`
+	// Object is the body of a create (a full manifest of the resource's
+	// kind); it is sent with dryRun=All, so nothing is stored.
+	Object map[string]any `json:"object,omitempty"`
+	Expect string         `json:"expect"` // allowed | forbidden
+}
+
+// RequestSubject is who a request is made as.
+type RequestSubject struct {
+	ServiceAccount string `json:"serviceAccount"` // namespace/name
+}
+
+// RequestResource is what a request is about: the resource's API version
+// and plural name as in its URL, a namespace ("" is cluster-wide, or every
+// namespace for a namespaced resource) and, for get, the object's name.
+type RequestResource struct {
+	APIVersion string `json:"apiVersion"`
+	Resource   string `json:"resource"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name,omitempty"`
+}
+
+// Request verbs.
+const (
+	VerbGet    = "get"
+	VerbList   = "list"
+	VerbCreate = "create"
+)
+
 // AnswerSpec compares the learner's answer (seclab answer ...) with an
 // expected value: given literally, read from a Secret key, or read from a
 // field of a live object (a value that differs from cluster to cluster,
@@ -392,6 +436,7 @@ func (s Spec) kinds() []string {
 	add(s.Exec != nil, "exec")
 	add(s.Admission != nil, "admission")
 	add(s.Access != nil, "access")
+	add(s.Request != nil, "request")
 	add(s.Answer != nil, "answer")
 	add(s.Node != nil, "node")
 	add(s.Reachability != nil, "reachability")
@@ -421,7 +466,7 @@ func (s Spec) Validate() []string {
 	}
 	switch k := s.kinds(); len(k) {
 	case 0:
-		bad("(check)", "no check kind set; want one of object, absent, selects, secret, connectivity, exec, admission, access, answer, node, reachability")
+		bad("(check)", "no check kind set; want one of object, absent, selects, secret, connectivity, exec, admission, access, request, answer, node, reachability")
 	case 1:
 	default:
 		bad("(check)", "more than one check kind set (%s); split them into separate checks", strings.Join(k, ", "))
@@ -605,6 +650,9 @@ func (s Spec) Validate() []string {
 			bad("access.resource", "required")
 		}
 		oneOf("access.expect", a.Expect, ExpectAllowed, ExpectDenied)
+	}
+	if r := s.Request; r != nil {
+		errs = append(errs, r.validate()...)
 	}
 	if a := s.Answer; a != nil {
 		n := 0
