@@ -54,10 +54,11 @@ type Options struct {
 const LabelSuffix = "-mutant"
 
 // dropRoots are the top-level fields whose leaves drop-field removes: what
-// the learner writes (spec, a Secret's or ConfigMap's data). apiVersion,
-// kind and metadata.name are never touched: without them there is no
-// object to compare.
-var dropRoots = []string{"spec", "data", "stringData"}
+// the learner writes (spec, a Secret's or ConfigMap's data, an RBAC
+// object's rules, subjects and roleRef, which sit at the top level).
+// apiVersion, kind and metadata.name are never touched: without them there
+// is no object to compare.
+var dropRoots = []string{"spec", "data", "stringData", "rules", "subjects", "roleRef"}
 
 // selectorKeys hold label selectors (Service spec.selector is a plain map).
 var selectorKeys = map[string]bool{"podSelector": true, "namespaceSelector": true, "selector": true}

@@ -261,8 +261,9 @@ func checkPath(t *testing.T, m Mutant, orig *unstructured.Unstructured) {
 			t.Errorf("%s: %s still present", m.ID, m.Path)
 		}
 		top, _ := p[0].(string)
-		if top != "metadata" && top != "spec" && top != "data" && top != "stringData" || top == "metadata" && p[1] != "labels" {
-			t.Errorf("%s: drops outside spec/data/stringData/metadata.labels", m.ID)
+		roots := map[string]bool{"metadata": true, "spec": true, "data": true, "stringData": true, "rules": true, "subjects": true, "roleRef": true}
+		if !roots[top] || top == "metadata" && p[1] != "labels" {
+			t.Errorf("%s: drops outside spec/data/stringData/rules/subjects/roleRef/metadata.labels", m.ID)
 		}
 	case ChangeLabel:
 		old, _ := was.(string)
@@ -429,5 +430,17 @@ func TestSecretsMutants(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v (a lab without namespaces moves nothing: default is where it is)", got, want)
+	}
+}
+
+// RBAC objects keep what the learner writes at the top level: rules,
+// subjects and roleRef get drop-field mutants like a spec does.
+func TestRBACMutants(t *testing.T) {
+	objs := labFile(t, "rbac/solution/02-least-privilege.yaml")
+	got := strings.Join(ids(Generate("02-least-privilege.yaml", objs, Options{})), "\n")
+	for _, want := range []string{":drop-field:rules[0].verbs[0]", ":drop-field:roleRef.name"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no mutant %s in:\n%s", want, got)
+		}
 	}
 }
