@@ -37,7 +37,10 @@ func runIn(t *testing.T, ctx context.Context, args ...string) (string, string, i
 
 // withLab gives the test a state directory where the secrets lab is
 // started on a cluster that does not exist.
-func withLab(t *testing.T) {
+func withLab(t *testing.T) { t.Helper(); withStarted(t, "secrets") }
+
+// withStarted is withLab for lab id.
+func withStarted(t *testing.T, id string) {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", dir)
@@ -46,7 +49,7 @@ func withLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = st.Update(func(s *state.State) error {
-		s.StartLab("secrets", "seclab-default", "kind-seclab-default", time.Now())
+		s.StartLab(id, "seclab-default", "kind-seclab-default", time.Now())
 		return nil
 	})
 	if err != nil {

@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/seclab/seclab/internal/engine"
-	"github.com/seclab/seclab/internal/state"
 	"github.com/seclab/seclab/internal/verify"
 )
 
@@ -63,19 +61,7 @@ steps:
 			t.Fatal(err)
 		}
 	}
-	stateDir := t.TempDir()
-	t.Setenv("XDG_STATE_HOME", stateDir)
-	st, err := state.Open(filepath.Join(stateDir, "seclab"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = st.Update(func(s *state.State) error {
-		s.StartLab("quiz", "seclab-default", "kind-seclab-default", time.Now())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	withStarted(t, "quiz")
 	return dir
 }
 
