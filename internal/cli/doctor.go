@@ -80,8 +80,13 @@ func doctorCmd() *cli.Command {
 				q := strings.Contains(cfg, "CONFIG_NFT_QUEUE=y") || strings.Contains(cfg, "CONFIG_NFT_QUEUE=m")
 				add("nfqueue", q, false, pick(q, "available", "absent: kindnet's NetworkPolicy mode would silently enforce nothing; seclab's node image does not need it"))
 			}
-			aa := apparmorEnabled()
-			add("AppArmor", aa, false, pick(aa, "enabled", "not in this kernel: the apparmor lab explains instead of enforcing"))
+			if dockerOK {
+				// The nodes' kernel is the docker engine's: ask it, as start does.
+				if f, err := e.Clusters.KernelFeatures(c.Context); err == nil {
+					aa := f[cluster.FeatureAppArmor]
+					add("AppArmor", aa, false, pick(aa, "enabled in the docker engine's kernel", "not in the docker engine's kernel: the apparmor lab checks what was asked and the kubelet's refusal, never a confinement"))
+				}
+			}
 			v2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
 			add("cgroup", true, false, pick(v2, "v2", "v1 (hybrid); Kubernetes >= 1.35 needs failCgroupV1: false, which seclab sets"))
 
@@ -196,11 +201,6 @@ func pick(ok bool, yes, no string) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func apparmorEnabled() bool {
-	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-	return err == nil && strings.TrimSpace(string(b)) == "Y"
 }
 
 // kernelConfig returns the running kernel's config, or "" if not exposed.
