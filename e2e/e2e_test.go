@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 	os.Setenv("XDG_STATE_HOME", filepath.Join(tmp, "state"))
 	os.Setenv("KUBECONFIG", filepath.Join(tmp, "kubeconfig"))
 	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
 	if err != nil {
 		panic(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/seclab/seclab/labs"
 )
 
-var opts = catalog.ValidateOptions{Profiles: cluster.Profiles()}
+var opts = catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()}
 
 // Every embedded lab must load and validate: a broken lab never ships.
 func TestEmbeddedLabsValidate(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/seclab/seclab/internal/strictyaml"
 )
 
 // Catalog is the set of labs seclab knows.
@@ -149,7 +151,7 @@ func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {
 	}
 	lab := &Lab{files: fsys, dir: dirName}
 	var errs *multierror.Error
-	problems, decoded := decodeStrict(data, lab)
+	problems, decoded := strictyaml.Decode(data, lab)
 	for _, p := range problems {
 		errs = multierror.Append(errs, fmt.Errorf("%s/lab.yaml: %s", dirName, p))
 	}
@@ -177,12 +179,12 @@ func LoadLab(fsys fs.FS, dirName string, opts ValidateOptions) (*Lab, error) {
 
 // underProblem reports whether the validation error e ("path: message")
 // is about a field at or under one the decoder reported.
-func underProblem(e string, ps []problem) bool {
+func underProblem(e string, ps []strictyaml.Problem) bool {
 	for _, p := range ps {
-		if p.path == "" {
+		if p.Path == "" {
 			continue
 		}
-		if rest, ok := strings.CutPrefix(e, p.path); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[")) {
+		if rest, ok := strings.CutPrefix(e, p.Path); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[")) {
 			return true
 		}
 	}

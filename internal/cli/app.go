@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/urfave/cli/v2"
 	"k8s.io/klog/v2"
 
@@ -58,6 +60,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		Writer:  stdout, ErrWriter: stderr,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "labs-dir", EnvVars: []string{"SECLAB_LABS_DIR"}, Usage: "read labs from this directory instead of the built-in ones"},
+			&cli.StringFlag{Name: "profiles-dir", EnvVars: []string{"SECLAB_PROFILES_DIR"}, Usage: "read cluster profiles from this directory instead of the built-in ones"},
 			&cli.BoolFlag{Name: "verbose", Usage: "show debug progress"},
 		},
 		HideHelpCommand: true,
@@ -159,6 +162,19 @@ func deps(c *cli.Context) (*engine.Engine, error) {
 	return engineFor(c, cat)
 }
 
+// loadProfiles reads the cluster profiles: --profiles-dir, else the
+// built-in ones.
+func loadProfiles(c *cli.Context) (*cluster.Profiles, error) {
+	dir := c.String("profiles-dir")
+	if dir == "" {
+		return cluster.Builtin()
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("profiles directory %s: does not exist or is not a directory", dir)}
+	}
+	return cluster.LoadProfiles(os.DirFS(dir))
+}
+
 // engineFor builds the engine on a given catalog.
 func engineFor(c *cli.Context, cat *catalog.Catalog) (*engine.Engine, error) {
 	log := newLogger(c.App.ErrWriter, c.Bool("verbose"))
@@ -170,7 +186,11 @@ func engineFor(c *cli.Context, cat *catalog.Catalog) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &engine.Engine{Catalog: cat, Clusters: cluster.New(log), Store: store, Log: log}, nil
+	profiles, err := loadProfiles(c)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Engine{Catalog: cat, Clusters: cluster.New(log), Profiles: profiles, Store: store, Log: log}, nil
 }
 
 // dataDeps is the prologue of commands with -o: output format, then engine.
@@ -183,15 +203,42 @@ func dataDeps(c *cli.Context) (*engine.Engine, bool, error) {
 	return e, asJSON, err
 }
 
+// loadCatalog reads the labs and checks them against the profiles. Invalid
+// profiles are reported together with the labs' problems (the labs are
+// then checked without knowing profile names).
 func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
-	if dir := c.String("labs-dir"); dir != "" {
-		return catalog.LoadDir(dir, validateOptions())
+	profiles, perr := loadProfiles(c)
+	var invalid *multierror.Error
+	if perr != nil && !errors.As(perr, &invalid) {
+		return nil, perr
 	}
-	return catalog.Load(labs.FS, validateOptions())
-}
-
-func validateOptions() catalog.ValidateOptions {
-	return catalog.ValidateOptions{Profiles: cluster.Profiles()}
+	var opts catalog.ValidateOptions
+	if perr == nil {
+		opts.Profiles = profiles.Names()
+	}
+	var cat *catalog.Catalog
+	var err error
+	if dir := c.String("labs-dir"); dir != "" {
+		cat, err = catalog.LoadDir(dir, opts)
+	} else {
+		cat, err = catalog.Load(labs.FS, opts)
+	}
+	if perr == nil {
+		return cat, err
+	}
+	var labProblems *multierror.Error
+	if err != nil && !errors.As(err, &labProblems) {
+		return nil, multierror.Append(invalid, err)
+	}
+	all := multierror.Append(invalid, labProblems.WrappedErrors()...)
+	all.ErrorFormat = func(errs []error) string {
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = "  - " + e.Error()
+		}
+		return fmt.Sprintf("invalid cluster profiles or labs, %d problem(s):\n%s", len(errs), strings.Join(lines, "\n"))
+	}
+	return nil, all
 }
 
 func newLogger(w io.Writer, verbose bool) *slog.Logger {

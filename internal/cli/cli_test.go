@@ -473,3 +473,52 @@ func TestPrintSelfTest(t *testing.T) {
 		t.Errorf("held summary:\n%s", b.String())
 	}
 }
+
+// validate reports the profiles' problems and the labs' at once; a lab
+// naming a profile the directory lacks is one of them.
+func TestValidateReportsProfilesAndLabsTogether(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("profiles/ok/profile.yaml", "description: fine\n")
+	write("profiles/ok/cluster.yaml", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes: [{role: control-plane}]\n")
+	write("profiles/bad/profile.yaml", "description: broken\n")
+	write("profiles/bad/cluster.yaml", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n    extraMounts: [{hostPath: nothere.yaml, containerPath: /etc/x}]\n")
+	_, errOut, code := runCLI(t, "--profiles-dir", filepath.Join(dir, "profiles"), "--labs-dir", "../catalog/testdata/broken", "validate")
+	if code != ExitFailed {
+		t.Errorf("exit %d, want %d", code, ExitFailed)
+	}
+	for _, want := range []string{
+		`profiles/bad/cluster.yaml: nodes[0].extraMounts[0].hostPath: "nothere.yaml" is not in the profile directory`,
+		"typos/lab.yaml: profil: unknown field",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("validate did not report %q:\n%s", want, errOut)
+		}
+	}
+
+	// With valid profiles, the labs are checked against their names.
+	if err := os.RemoveAll(filepath.Join(dir, "profiles", "bad")); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "--profiles-dir", filepath.Join(dir, "profiles"), "validate")
+	if code != ExitFailed || !strings.Contains(errOut, `netpol/lab.yaml: profile: "netpol" is not a known cluster profile (ok)`) {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	_, errOut, code = runCLI(t, "--profiles-dir", filepath.Join(dir, "nothere"), "validate")
+	if code != ExitUsage || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("missing profiles dir: exit %d, %q", code, errOut)
+	}
+	out, _, code = runCLI(t, "validate")
+	if code != 0 || !strings.Contains(out, "cluster profiles valid: [default netpol") {
+		t.Errorf("built-in: exit %d, %q", code, out)
+	}
+}

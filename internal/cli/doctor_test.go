@@ -98,10 +98,10 @@ func TestDoctorJSONCarriesTheSameData(t *testing.T) {
 // stoppedClusters is a cluster layer where no cluster runs.
 type stoppedClusters struct{}
 
-func (stoppedClusters) Find(context.Context, string) (cluster.Info, bool, error) {
+func (stoppedClusters) Find(context.Context, *cluster.Profile, string) (cluster.Info, bool, error) {
 	return cluster.Info{}, false, nil
 }
-func (stoppedClusters) Create(context.Context, cluster.Profile, string) (cluster.Info, error) {
+func (stoppedClusters) Create(context.Context, *cluster.Profile, string) (cluster.Info, error) {
 	return cluster.Info{}, errors.New("not in this test")
 }
 func (stoppedClusters) Get(_ context.Context, name string) (cluster.Info, error) {

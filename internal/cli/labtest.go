@@ -130,7 +130,11 @@ func labTestDeps(c *cli.Context, arg string) (*engine.Engine, string, error) {
 		}
 		return nil, "", err
 	}
-	cat, err := catalog.LoadLabDir(arg, validateOptions())
+	profiles, err := loadProfiles(c)
+	if err != nil {
+		return nil, "", err
+	}
+	cat, err := catalog.LoadLabDir(arg, catalog.ValidateOptions{Profiles: profiles.Names()})
 	if err != nil {
 		return nil, "", &ExitError{Code: ExitFailed, Err: err} // the lab's defect, as for validate
 	}

@@ -59,6 +59,9 @@ func (d dockerDown) Is(target error) bool { return target == ErrDockerUnavailabl
 type Info struct {
 	Name    string `json:"name"`
 	Profile string `json:"profile"`
+	// Hash is the Profile.Hash the cluster was made with ("" before
+	// profiles had one): a cluster serves a lab only for the same hash.
+	Hash    string `json:"profileHash,omitempty"`
 	Context string `json:"context"`
 	Nodes   int    `json:"nodes"`
 	Running bool   `json:"running"` // every node container runs
@@ -98,6 +101,9 @@ type Manager struct {
 	// KubeconfigPath is where contexts are merged ("" = kind's default:
 	// $KUBECONFIG or ~/.kube/config), so the learner's kubectl works.
 	KubeconfigPath string
+	// FilesDir is where profiles' files are written for kind to mount
+	// ("" = DefaultFilesDir).
+	FilesDir string
 }
 
 // New returns a Manager using docker.
@@ -141,7 +147,7 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 
 // inspect reports whether a kind cluster is seclab's, and what it is.
 func (m *Manager) inspect(ctx context.Context, name string, nodes []nodeContainer) (Info, bool, error) {
-	profile, err := ownedProfile(ctx, m.docker, name, nodes)
+	profile, hash, err := ownedProfile(ctx, m.docker, name, nodes)
 	if err != nil || profile == "" {
 		return Info{}, false, err
 	}
@@ -149,7 +155,7 @@ func (m *Manager) inspect(ctx context.Context, name string, nodes []nodeContaine
 		// Another suffix's (SuffixEnv): a separate set of clusters.
 		return Info{}, false, nil
 	}
-	info := Info{Name: name, Profile: profile, Context: ContextName(name), Nodes: len(nodes), Running: true, StartedAt: map[string]time.Time{}}
+	info := Info{Name: name, Profile: profile, Hash: hash, Context: ContextName(name), Nodes: len(nodes), Running: true, StartedAt: map[string]time.Time{}}
 	for _, n := range nodes {
 		info.NodeNames = append(info.NodeNames, n.Name)
 		if !n.Running {
@@ -180,22 +186,20 @@ func (m *Manager) lookup(ctx context.Context, name string) (info Info, owned, ex
 	return info, owned, true, err
 }
 
-// Find returns the seclab cluster that best serves profile want, if any: a
-// running one before one with stopped nodes (which StartNodes may bring
-// back), and the profile's own before one that covers it.
-func (m *Manager) Find(ctx context.Context, want string) (Info, bool, error) {
+// Find returns the seclab cluster that profile p makes from nodeImage, if
+// any: one with the same hash (whatever profile it was made for: profiles
+// with the same content share a cluster), running before stopped (which
+// StartNodes may bring back), p's own before another's.
+func (m *Manager) Find(ctx context.Context, p *Profile, nodeImage string) (Info, bool, error) {
 	all, err := m.List(ctx)
 	if err != nil {
 		return Info{}, false, err
 	}
+	want := p.Hash(nodeImage)
 	for _, running := range []bool{true, false} {
-		for _, exact := range []bool{true, false} {
+		for _, own := range []bool{true, false} {
 			for _, c := range all {
-				p, err := GetProfile(c.Profile)
-				if err != nil || c.Running != running {
-					continue
-				}
-				if (exact && p.Name == want) || (!exact && p.Serves(want)) {
+				if c.Hash == want && c.Running == running && (c.Name == p.ClusterName()) == own {
 					return c, true, nil
 				}
 			}
@@ -223,7 +227,7 @@ func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
 
 // Create makes the cluster for profile p from nodeImage and waits until its
 // nodes are Ready. The kubeconfig context is merged for the learner.
-func (m *Manager) Create(ctx context.Context, p Profile, nodeImage string) (Info, error) {
+func (m *Manager) Create(ctx context.Context, p *Profile, nodeImage string) (Info, error) {
 	if err := m.Ping(ctx); err != nil {
 		return Info{}, err
 	}
@@ -245,13 +249,23 @@ func (m *Manager) Create(ctx context.Context, p Profile, nodeImage string) (Info
 			return Info{}, fmt.Errorf("deleting stopped cluster %s: %w", name, err)
 		}
 	}
-	m.log.Info("creating cluster", "name", name, "profile", p.Name, "image", nodeImage)
+	filesDir := m.FilesDir
+	if filesDir == "" {
+		if filesDir, err = DefaultFilesDir(); err != nil {
+			return Info{}, err
+		}
+	}
+	cfg, err := p.kindConfig(filesDir, nodeImage)
+	if err != nil {
+		return Info{}, err
+	}
+	m.log.Info("creating cluster", "name", name, "profile", p.Name, "nodes", len(cfg.Nodes), "image", nodeImage)
 	start := time.Now()
-	if err := m.kind.Create(name, p.kindConfig(), nodeImage, m.KubeconfigPath); err != nil {
+	if err := m.kind.Create(name, cfg, nodeImage, m.KubeconfigPath); err != nil {
 		return Info{}, createError(name, err)
 	}
 	m.log.Info("cluster ready", "name", name, "took", time.Since(start).Round(time.Second))
-	return Info{Name: name, Profile: p.Name, Context: ContextName(name), Nodes: 1 + p.Workers, Running: true}, nil
+	return Info{Name: name, Profile: p.Name, Hash: p.Hash(nodeImage), Context: ContextName(name), Nodes: len(cfg.Nodes), Running: true}, nil
 }
 
 // requireImage fails early, with the fix, when the node image is missing:

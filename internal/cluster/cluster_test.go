@@ -16,44 +16,6 @@ func TestNodeImagePrecedence(t *testing.T) {
 	}
 }
 
-func TestProfilesServe(t *testing.T) {
-	np, err := GetProfile("netpol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, _ := GetProfile("default")
-	if !np.Serves("netpol") || !np.Serves("default") {
-		t.Error("netpol cluster must serve netpol and default labs")
-	}
-	if !def.Serves("netpol") || !def.Serves("default") {
-		t.Error("default and netpol clusters share one kind config: each must serve the other")
-	}
-	if np.Serves("pss-cluster") {
-		t.Error("a profile serves only what it lists")
-	}
-	if _, err := GetProfile("nope"); err == nil {
-		t.Error("unknown profile accepted")
-	}
-}
-
-// The kind config marks every node with the profile label: half of the
-// ownership test, and how reuse finds the profile.
-func TestKindConfigLabelsEveryNode(t *testing.T) {
-	p, _ := GetProfile("netpol")
-	cfg := p.kindConfig()
-	if len(cfg.Nodes) != 1+p.Workers {
-		t.Fatalf("nodes = %d, want %d", len(cfg.Nodes), 1+p.Workers)
-	}
-	for i, n := range cfg.Nodes {
-		if n.Labels[ProfileLabel] != "netpol" {
-			t.Errorf("node %d lacks %s=netpol: %v", i, ProfileLabel, n.Labels)
-		}
-	}
-	if p.ClusterName() != "seclab-netpol" {
-		t.Errorf("cluster name %s", p.ClusterName())
-	}
-}
-
 func TestProfileInKubeadmConfig(t *testing.T) {
 	conf := "nodeRegistration:\n  kubeletExtraArgs:\n    node-labels: \"seclab.dev/profile=netpol\"\n"
 	m := profileInConfig.FindStringSubmatch(conf)

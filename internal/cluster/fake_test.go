@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -220,11 +221,15 @@ func (f *fakeDocker) addNodes(cluster string, cfg *v1alpha4.Cluster, running boo
 
 // addSeclab adds a cluster seclab made for profile.
 func (f *fakeDocker) addSeclab(profile string, running bool) {
-	p, err := GetProfile(profile)
+	ps, err := Builtin()
 	if err != nil {
 		panic(err)
 	}
-	f.addNodes(p.ClusterName(), p.kindConfig(), running)
+	p, err := ps.Get(profile)
+	if err != nil {
+		panic(err)
+	}
+	f.addNodes(p.ClusterName(), testConfig(p), running)
 }
 
 // addForeign adds a plain kind cluster (no seclab labels) of two nodes.
@@ -316,6 +321,21 @@ func (k *fakeKind) ExportKubeConfig(name, path string) error {
 func (k *fakeKind) ListNodes(string) ([]nodes.Node, error) { return k.nodes, nil }
 
 const testImage = "kindest/node:test"
+
+// testConfig is the kind config Create would give kind for p from
+// testImage (files under a throwaway directory).
+func testConfig(p *Profile) *v1alpha4.Cluster {
+	dir, err := os.MkdirTemp("", "seclab-profile-test-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := p.kindConfig(dir, testImage)
+	if err != nil {
+		panic(err)
+	}
+	return cfg
+}
 
 func newFakeManager() (*Manager, *fakeDocker, *fakeKind) {
 	d := &fakeDocker{images: map[string]string{testImage: "sha256:node"}}

@@ -15,9 +15,13 @@ import (
 
 var ctx = context.Background()
 
-func mustProfile(t *testing.T, name string) Profile {
+func mustProfile(t *testing.T, name string) *Profile {
 	t.Helper()
-	p, err := GetProfile(name)
+	ps, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ps.Get(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +45,11 @@ func TestFindPicksRunningClusterServingTheLab(t *testing.T) {
 
 	find := func(want string) string {
 		t.Helper()
-		info, ok, err := m.Find(ctx, want)
+		p := otherProfile(t)
+		if want != "other" {
+			p = mustProfile(t, want)
+		}
+		info, ok, err := m.Find(ctx, p, testImage)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,15 +58,15 @@ func TestFindPicksRunningClusterServingTheLab(t *testing.T) {
 		}
 		return info.Name
 	}
-	// netpol's own cluster is stopped; default's cluster covers netpol
+	// netpol's own cluster is stopped; default's has the same content
 	if got := find("netpol"); got != "seclab-default" {
 		t.Errorf("Find(netpol) = %q, want seclab-default", got)
 	}
 	if got := find("default"); got != "seclab-default" {
 		t.Errorf("Find(default) = %q, want seclab-default", got)
 	}
-	if got := find("pss"); got != "" {
-		t.Errorf("Find(pss) = %q: no cluster serves it", got)
+	if got := find("other"); got != "" {
+		t.Errorf("Find(other) = %q: no cluster has its hash", got)
 	}
 
 	// with both running, each profile gets its own cluster
@@ -73,7 +81,7 @@ func TestFindPicksRunningClusterServingTheLab(t *testing.T) {
 	// only netpol's cluster left: it serves default labs too
 	d.setRunning("seclab-default", false)
 	if got := find("default"); got != "seclab-netpol" {
-		t.Errorf("Find(default) = %q, want seclab-netpol (covers default)", got)
+		t.Errorf("Find(default) = %q, want seclab-netpol (same content as default)", got)
 	}
 }
 
@@ -83,7 +91,7 @@ func TestListShowsOnlySeclabClusters(t *testing.T) {
 	d.addSeclab("default", false)
 	d.addForeign("seclab-foo", true)
 	// the label alone is not enough: the name must have seclab's prefix
-	d.addNodes("kind", mustProfile(t, "netpol").kindConfig(), true)
+	d.addNodes("kind", testConfig(mustProfile(t, "netpol")), true)
 
 	got, err := m.List(ctx)
 	if err != nil {
@@ -103,7 +111,7 @@ func TestCreateReplacesStoppedSeclabCluster(t *testing.T) {
 	d.addSeclab("netpol", true)
 	d.containers[1].running = false // the worker died with a docker restart
 
-	if found, ok, _ := m.Find(ctx, "netpol"); !ok || found.Running || !reflect.DeepEqual(found.Stopped, []string{"seclab-netpol-worker"}) {
+	if found, ok, _ := m.Find(ctx, mustProfile(t, "netpol"), testImage); !ok || found.Running || !reflect.DeepEqual(found.Stopped, []string{"seclab-netpol-worker"}) {
 		t.Fatalf("Find = %+v %v; want the cluster, not running, naming its stopped worker", found, ok)
 	}
 	info, err := m.Create(ctx, mustProfile(t, "netpol"), testImage)
@@ -121,7 +129,7 @@ func TestCreateReplacesStoppedSeclabCluster(t *testing.T) {
 	if info.Name != "seclab-netpol" || info.Profile != "netpol" || !info.Running || info.Nodes != 2 {
 		t.Errorf("Create returned %+v", info)
 	}
-	found, ok, err := m.Find(ctx, "netpol")
+	found, ok, err := m.Find(ctx, mustProfile(t, "netpol"), testImage)
 	if err != nil || !ok || found.Name != info.Name || found.Profile != info.Profile || !found.Running || found.Nodes != info.Nodes {
 		t.Errorf("after replacing: Find = %+v %v %v, want %+v", found, ok, err, info)
 	}
@@ -158,7 +166,7 @@ func TestForeignClusterIsLeftAlone(t *testing.T) {
 	if list, err := m.List(ctx); err != nil || len(list) != 0 {
 		t.Errorf("List = %v, %v; want nothing", names(list), err)
 	}
-	if info, ok, err := m.Find(ctx, "default"); err != nil || ok {
+	if info, ok, err := m.Find(ctx, mustProfile(t, "default"), testImage); err != nil || ok {
 		t.Errorf("Find = %+v %v %v; want nothing", info, ok, err)
 	}
 	if _, err := m.Get(ctx, "seclab-foo"); err == nil {
@@ -242,7 +250,7 @@ func TestDockerDown(t *testing.T) {
 
 	for _, mm := range []*Manager{m, noClient} {
 		_, err1 := mm.List(ctx)
-		_, _, err2 := mm.Find(ctx, "netpol")
+		_, _, err2 := mm.Find(ctx, mustProfile(t, "netpol"), testImage)
 		_, err3 := mm.Get(ctx, "seclab-netpol")
 		_, err4 := mm.Create(ctx, mustProfile(t, "netpol"), testImage)
 		err5 := mm.Delete(ctx, "seclab-netpol")
@@ -361,7 +369,7 @@ func TestSuffixSeparatesClusterSets(t *testing.T) {
 	if got := p.ClusterName(); got != "seclab-netpol-ci" {
 		t.Errorf("ClusterName = %q", got)
 	}
-	d.addNodes("seclab-netpol-ci", p.kindConfig(), true)
+	d.addNodes("seclab-netpol-ci", testConfig(p), true)
 	got, err := m.List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +377,7 @@ func TestSuffixSeparatesClusterSets(t *testing.T) {
 	if want := []string{"seclab-netpol-ci(netpol,running=true,nodes=2)"}; !reflect.DeepEqual(names(got), want) {
 		t.Errorf("List = %v, want %v", names(got), want)
 	}
-	info, found, err := m.Find(ctx, "netpol")
+	info, found, err := m.Find(ctx, mustProfile(t, "netpol"), testImage)
 	if err != nil || !found || info.Name != "seclab-netpol-ci" {
 		t.Errorf("Find = %+v %v %v", info, found, err)
 	}

@@ -43,12 +43,12 @@ func TestFindFallsBackToStoppedCluster(t *testing.T) {
 	m, d, _ := newFakeManager()
 	d.addSeclab("default", false)
 	d.addSeclab("netpol", false)
-	info, ok, err := m.Find(ctx, "netpol")
+	info, ok, err := m.Find(ctx, mustProfile(t, "netpol"), testImage)
 	if err != nil || !ok || info.Name != "seclab-netpol" || info.Running {
 		t.Errorf("Find = %+v %v %v; want the stopped seclab-netpol", info, ok, err)
 	}
 	d.setRunning("seclab-default", true)
-	if info, _, _ := m.Find(ctx, "netpol"); info.Name != "seclab-default" || !info.Running {
+	if info, _, _ := m.Find(ctx, mustProfile(t, "netpol"), testImage); info.Name != "seclab-default" || !info.Running {
 		t.Errorf("Find = %+v; want the running cluster that covers netpol", info)
 	}
 }

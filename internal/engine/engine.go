@@ -27,8 +27,8 @@ var ProbeImage = assets.Version("PROBE_IMAGE")
 // Clusters is what the engine needs from internal/cluster (an interface so
 // engine logic can be tested without docker).
 type Clusters interface {
-	Find(ctx context.Context, profile string) (cluster.Info, bool, error)
-	Create(ctx context.Context, p cluster.Profile, nodeImage string) (cluster.Info, error)
+	Find(ctx context.Context, p *cluster.Profile, nodeImage string) (cluster.Info, bool, error)
+	Create(ctx context.Context, p *cluster.Profile, nodeImage string) (cluster.Info, error)
 	Get(ctx context.Context, name string) (cluster.Info, error)
 	List(ctx context.Context) ([]cluster.Info, error)
 	Delete(ctx context.Context, name string) error
@@ -48,6 +48,8 @@ type Clusters interface {
 type Engine struct {
 	Catalog  *catalog.Catalog
 	Clusters Clusters
+	// Profiles are the cluster profiles labs name (nil = cluster.Builtin).
+	Profiles *cluster.Profiles
 	Store    *state.Store
 	Log      *slog.Logger
 	// NewEnv builds check clients for a cluster; tests replace it.
@@ -60,6 +62,17 @@ type Engine struct {
 	// readyTimeout and readyPoll replace ReadyTimeout and the 2s poll of
 	// waitReady in tests.
 	readyTimeout, readyPoll time.Duration
+}
+
+func (e *Engine) profile(name string) (*cluster.Profile, error) {
+	ps := e.Profiles
+	if ps == nil {
+		var err error
+		if ps, err = cluster.Builtin(); err != nil {
+			return nil, err
+		}
+	}
+	return ps.Get(name)
 }
 
 // ErrNoLab means no lab was started yet.

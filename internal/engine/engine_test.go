@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -44,6 +45,7 @@ type fakeClusters struct {
 	// "writes" the context); kubeconfigErr fails it.
 	kubeconfigProblem string
 	kubeconfigErr     error
+	hashes            map[string]string // cluster.Info.Hash by name (List)
 }
 
 func (f *fakeClusters) info(name string) cluster.Info {
@@ -55,15 +57,15 @@ func (f *fakeClusters) info(name string) cluster.Info {
 	return i
 }
 
-func (f *fakeClusters) Find(_ context.Context, profile string) (cluster.Info, bool, error) {
-	for _, name := range []string{"seclab-" + profile, "seclab-default", "seclab-netpol"} {
+func (f *fakeClusters) Find(_ context.Context, p *cluster.Profile, _ string) (cluster.Info, bool, error) {
+	for _, name := range []string{"seclab-" + p.Name, "seclab-default", "seclab-netpol"} {
 		if f.running[name] {
 			return f.info(name), true, nil
 		}
 	}
 	return cluster.Info{}, false, nil
 }
-func (f *fakeClusters) Create(_ context.Context, p cluster.Profile, _ string) (cluster.Info, error) {
+func (f *fakeClusters) Create(_ context.Context, p *cluster.Profile, _ string) (cluster.Info, error) {
 	f.calls = append(f.calls, "create "+p.ClusterName())
 	f.running[p.ClusterName()] = true
 	delete(f.stopped, p.ClusterName())
@@ -81,7 +83,7 @@ func (f *fakeClusters) Get(_ context.Context, name string) (cluster.Info, error)
 func (f *fakeClusters) List(context.Context) ([]cluster.Info, error) {
 	var out []cluster.Info
 	for n := range f.running {
-		out = append(out, cluster.Info{Name: n})
+		out = append(out, cluster.Info{Name: n, Profile: strings.TrimPrefix(n, "seclab-"), Hash: f.hashes[n]})
 	}
 	return out, nil
 }
@@ -118,7 +120,7 @@ func (f *fakeClusters) NodeRunner(string) verify.NodeRunner     { return f.nodes
 // fake clientset.
 func newTestEngine(t *testing.T) (*Engine, *fake.Clientset, *fakeClusters) {
 	t.Helper()
-	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,5 +376,30 @@ func TestCheckDuringResetRecordsNothing(t *testing.T) {
 	}
 	if act, _ := e.Current(); len(act.Progress.Passed) != 1 {
 		t.Errorf("an undisturbed pass was not recorded: %v", act.Progress.Passed)
+	}
+}
+
+// Before a cluster is created, start says which one it replaces (same
+// name, other content) and which it starts beside.
+func TestExplainNewClusterSaysWhatItReplacesOrStartsBeside(t *testing.T) {
+	e, _, fc := newTestEngine(t)
+	var logs bytes.Buffer
+	e.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	p, err := cluster.MustBuiltin().Get("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc.running["seclab-psa"] = true
+	fc.hashes = map[string]string{"seclab-default": "0123abcd", "seclab-psa": "4567"}
+	if err := e.explainNewCluster(context.Background(), p, "img:1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"replacing cluster seclab-default: it was made from another version of profile default or another node image (profile hash 0123abcd, now " + p.Hash("img:1") + ")",
+		"starting seclab-default beside seclab-psa (profile psa)",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, logs.String())
+		}
 	}
 }

@@ -264,7 +264,7 @@ data: {feature: "off"}
 // newSelfTestEngine runs labs from fsys on a memCluster.
 func newSelfTestEngine(t *testing.T, fsys fstest.MapFS) (*Engine, *memCluster) {
 	t.Helper()
-	cat, err := catalog.Load(fsys, catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	cat, err := catalog.Load(fsys, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +590,7 @@ func TestParseMutantPlan(t *testing.T) {
 }
 
 func TestMutantSample(t *testing.T) {
-	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +644,7 @@ func TestMutantSampleSkipsListed(t *testing.T) {
       - id: "01.yaml#ConfigMap/settings:drop-field:data.note"
         reason: nothing reads it
 `
-	cat, err := catalog.Load(toyLab(listed, ""), catalog.ValidateOptions{Profiles: cluster.Profiles()})
+	cat, err := catalog.Load(toyLab(listed, ""), catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,11 +43,12 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 	if err != nil {
 		return StartResult{}, err
 	}
-	profile, err := cluster.GetProfile(lab.Profile)
+	profile, err := e.profile(lab.Profile)
 	if err != nil {
 		return StartResult{}, err
 	}
-	info, found, err := e.Clusters.Find(ctx, lab.Profile)
+	nodeImage := cluster.NodeImage(opts.NodeImage)
+	info, found, err := e.Clusters.Find(ctx, profile, nodeImage)
 	if err != nil {
 		return StartResult{}, err
 	}
@@ -72,7 +74,10 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 		}
 	}
 	if !found {
-		info, err = e.Clusters.Create(ctx, profile, cluster.NodeImage(opts.NodeImage))
+		if err := e.explainNewCluster(ctx, profile, nodeImage); err != nil {
+			return res, err
+		}
+		info, err = e.Clusters.Create(ctx, profile, nodeImage)
 		if err != nil {
 			return res, err
 		}
@@ -125,6 +130,36 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 		return nil
 	})
 	return res, err
+}
+
+// explainNewCluster says, before a cluster is created, which cluster it
+// replaces or starts beside, and why none of them serves the lab.
+func (e *Engine) explainNewCluster(ctx context.Context, p *cluster.Profile, nodeImage string) error {
+	all, err := e.Clusters.List(ctx)
+	if err != nil {
+		return err
+	}
+	want := p.Hash(nodeImage)
+	var beside []string
+	for _, c := range all {
+		switch {
+		case c.Name == p.ClusterName() && c.Hash != want:
+			e.Log.Warn(fmt.Sprintf("replacing cluster %s: it was made from another version of profile %s or another node image (profile hash %s, now %s)", c.Name, p.Name, orNone(c.Hash), want))
+		case c.Name != p.ClusterName():
+			beside = append(beside, fmt.Sprintf("%s (profile %s)", c.Name, c.Profile))
+		}
+	}
+	if len(beside) > 0 {
+		e.Log.Info(fmt.Sprintf("starting %s beside %s: profile %s needs another cluster configuration (seclab down removes clusters)", p.ClusterName(), strings.Join(beside, ", "), p.Name))
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // waitForCluster waits until the API answers and the default service

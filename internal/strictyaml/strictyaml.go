@@ -1,4 +1,7 @@
-package catalog
+// Package strictyaml decodes YAML into Go types and reports every unknown
+// field and wrong type with its path, not only the first: lab and profile
+// authors fix all their typos in one run.
+package strictyaml
 
 import (
 	"encoding/json"
@@ -11,45 +14,45 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// problem is one decode error at a field path ("" for the whole file).
-type problem struct {
-	path, msg string
+// Problem is one decode error at a field path ("" for the whole file).
+type Problem struct {
+	Path, Msg string
 }
 
-func (p problem) String() string {
-	if p.path == "" {
-		return p.msg
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Msg
 	}
-	return p.path + ": " + p.msg
+	return p.Path + ": " + p.Msg
 }
 
-// decodeStrict decodes YAML into out as far as it can and reports every
+// Decode decodes YAML into out as far as it can and reports every
 // field that out's type does not know and every value of the wrong type,
 // each with its path (e.g. "steps[1].checks[0].conectivity"). The JSON
 // decoder's own strict mode stops at the first unknown field, and its type
 // errors name only the first and no index: useless for a lab author with
 // several typos. decoded is false when the YAML could not be parsed at all,
 // so out holds nothing worth validating.
-func decodeStrict(data []byte, out any) (problems []problem, decoded bool) {
+func Decode(data []byte, out any) (problems []Problem, decoded bool) {
 	var generic any
 	if err := yaml.Unmarshal(data, &generic); err != nil {
-		return []problem{{msg: fmt.Sprintf("not valid YAML: %v", err)}}, false
+		return []Problem{{Msg: fmt.Sprintf("not valid YAML: %v", err)}}, false
 	}
 	walk("", generic, reflect.TypeOf(out).Elem(), &problems)
 	// Fields of the wrong type are left zero; the rest is decoded. Its
 	// error repeats the walk's first type problem, so it is only reported
 	// when the walk found none (a case it does not model).
 	if err := yaml.Unmarshal(data, out); err != nil && !hasTypeProblem(problems) {
-		problems = append(problems, problem{msg: cleanJSONError(err)})
+		problems = append(problems, Problem{Msg: cleanJSONError(err)})
 	}
 	return problems, true
 }
 
 const wrongType = "wrong type"
 
-func hasTypeProblem(ps []problem) bool {
+func hasTypeProblem(ps []Problem) bool {
 	for _, p := range ps {
-		if strings.HasPrefix(p.msg, wrongType) {
+		if strings.HasPrefix(p.Msg, wrongType) {
 			return true
 		}
 	}
@@ -59,7 +62,7 @@ func hasTypeProblem(ps []problem) bool {
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 // walk checks v (decoded YAML, i.e. JSON values) against the Go type t.
-func walk(path string, v any, t reflect.Type, ps *[]problem) {
+func walk(path string, v any, t reflect.Type, ps *[]Problem) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -67,7 +70,7 @@ func walk(path string, v any, t reflect.Type, ps *[]problem) {
 		return // null leaves the zero value; custom decoders judge themselves
 	}
 	bad := func(want string) {
-		*ps = append(*ps, problem{path, fmt.Sprintf("%s (%s, want %s)", wrongType, yamlKind(v), want)})
+		*ps = append(*ps, Problem{path, fmt.Sprintf("%s (%s, want %s)", wrongType, yamlKind(v), want)})
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -86,7 +89,7 @@ func walk(path string, v any, t reflect.Type, ps *[]problem) {
 			ft, known := fields[k]
 			p := join(path, k)
 			if !known {
-				*ps = append(*ps, problem{p, fmt.Sprintf("unknown field (known: %s)", strings.Join(sortedKeys(fields), ", "))})
+				*ps = append(*ps, Problem{p, fmt.Sprintf("unknown field (known: %s)", strings.Join(sortedKeys(fields), ", "))})
 				continue
 			}
 			walk(p, m[k], ft, ps)
@@ -116,7 +119,7 @@ func walk(path string, v any, t reflect.Type, ps *[]problem) {
 		case bool:
 			// The decoder would store "true"/"false" without a word: YAML
 			// reads unquoted y, n, yes, no, on, off as booleans.
-			*ps = append(*ps, problem{path, fmt.Sprintf("%s where text is wanted (YAML reads unquoted y, n, yes, no, on, off, true and false as booleans); quote the value", yamlKind(v))})
+			*ps = append(*ps, Problem{path, fmt.Sprintf("%s where text is wanted (YAML reads unquoted y, n, yes, no, on, off, true and false as booleans); quote the value", yamlKind(v))})
 		default:
 			bad("a string")
 		}
