@@ -6,6 +6,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -263,4 +264,10 @@ func quietClientGo(args []string) {
 	}
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
+	// Without a log file klog still copies errors to stderr (its
+	// stderrthreshold, ERROR by default): the exec stream's "Unhandled
+	// Error" lines came through that way. Only fatal ones may now.
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("stderrthreshold", "FATAL")
 }

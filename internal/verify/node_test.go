@@ -104,3 +104,27 @@ func TestNodeCommandCutOffIsAnError(t *testing.T) {
 	wantStatus(t, r, Error)
 	wantContains(t, "found", r.Found, "did not finish on node cp in time")
 }
+
+// Three nodes (one control plane, two workers, as the seccomp profile
+// makes), one of them lacking the file: the check fails, names that node and
+// no other, and the two that pass are not blamed.
+func TestNodeOneOfThreeFailsNamesIt(t *testing.T) {
+	env, _ := testEnv()
+	profiles := "audit.json\nfine-grained.json\nviolation.json\n"
+	env.Nodes = &fakeNodes{outs: []NodeOutput{
+		{Node: "seclab-seccomp-control-plane", Stdout: profiles},
+		{Node: "seclab-seccomp-worker", Stdout: profiles},
+		{Node: "seclab-seccomp-worker2", ExitCode: 1, Stderr: "ls: cannot access '/var/lib/kubelet/seccomp/profiles': No such file or directory\n"},
+	}}
+	r := quick(t, env, Spec{Node: &NodeSpec{Command: []string{"ls", "/var/lib/kubelet/seccomp/profiles"}, StdoutContains: "fine-grained.json"}})
+	wantStatus(t, r, Fail)
+	want := `node seclab-seccomp-worker2: exit code 1; stdout does not contain "fine-grained.json"` + "\n" +
+		"stdout: (empty)\n" +
+		`stderr: "ls: cannot access '/var/lib/kubelet/seccomp/profiles': No such file or directory"`
+	if r.Found != want {
+		t.Errorf("found =\n%s\nwant\n%s", r.Found, want)
+	}
+	if r.Expected != `on every node: exit code 0, stdout contains "fine-grained.json"` {
+		t.Errorf("expected = %q", r.Expected)
+	}
+}

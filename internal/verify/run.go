@@ -112,10 +112,17 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 	// that the step is not done. At the deadline an Error (seclab could not
 	// look this time, e.g. the client's rate limiter refusing to wait past
 	// the deadline) must not hide a failure seen just before.
-	var last, lastFail *Result
+	// Likewise an Error about the deadline itself must not hide an earlier
+	// Error about the cluster (why a pod is not running): lastSeen is the
+	// latest attempt that is not about the deadline.
+	var last, lastFail, lastSeen *Result
 	settle := func(r Result, n int) Result {
-		if r.Status == Error && lastFail != nil {
+		switch {
+		case r.Status != Error:
+		case lastFail != nil:
 			r = *lastFail
+		case aboutDeadline(r) && lastSeen != nil:
+			r = *lastSeen
 		}
 		return done(r, n)
 	}
@@ -123,6 +130,9 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		r := safeAttempt(tctx, env, c)
 		if r.Status == Fail {
 			lastFail = &r
+		}
+		if !aboutDeadline(r) {
+			lastSeen = &r
 		}
 		if ctx.Err() != nil {
 			// Interrupted during the attempt: not even a Pass counts, as
@@ -168,6 +178,13 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		case <-t.C:
 		}
 	}
+}
+
+// aboutDeadline reports whether an Error says only that the check ran out
+// of time (the context's deadline, or client-go's rate limiter refusing to
+// wait past it), nothing about the cluster.
+func aboutDeadline(r Result) bool {
+	return r.Status == Error && strings.Contains(r.Found, "context deadline")
 }
 
 // DefaultName is the one-line name a check gets when the lab gives none.

@@ -256,3 +256,24 @@ func TestRunErrorAfterAFailureKeepsTheFailure(t *testing.T) {
 	env.Interval = 10 * time.Millisecond
 	wantStatus(t, Run(context.Background(), env, execSpec("80ms")), Error)
 }
+
+// Errors only, the last one about the deadline (the client's rate limiter
+// refusing to wait past it): the verdict keeps the earlier error, which
+// says why the check could not look (here: the pod never started).
+func TestRunDeadlineErrorKeepsTheEarlierError(t *testing.T) {
+	ex := &fakeExec{fn: func(_ context.Context, _ execCall, n int) (string, string, int, error) {
+		if n == 1 {
+			return "", "", 0, fmt.Errorf("container app is waiting: CreateContainerError: cannot load seccomp profile")
+		}
+		return "", "", 0, fmt.Errorf("client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline")
+	}}
+	env := execEnv(ex)
+	env.Interval = 10 * time.Millisecond
+	r := Run(context.Background(), env, execSpec("100ms"))
+	wantStatus(t, r, Error)
+	wantContains(t, "found", r.Found, "CreateContainerError")
+	wantNotContains(t, "found", r.Found, "context deadline")
+	if n := len(ex.Calls()); n < 2 {
+		t.Errorf("exec calls = %d; want polling into the deadline", n)
+	}
+}
