@@ -131,9 +131,6 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 		if r.Status == Fail {
 			lastFail = &r
 		}
-		if !aboutDeadline(r) {
-			lastSeen = &r
-		}
 		if ctx.Err() != nil {
 			// Interrupted during the attempt: not even a Pass counts, as
 			// it may describe the cancellation (a probe cut off looks
@@ -151,11 +148,14 @@ func Run(ctx context.Context, env *Env, s Spec) Result {
 				return done(*lastFail, n)
 			}
 			if last != nil {
-				return done(*last, n)
+				return settle(*last, n)
 			}
 			r.Status = Error
 			r.Found = fmt.Sprintf("no result within the check's timeout of %s: %s", budget, r.Found)
 			return done(r, n)
+		}
+		if !aboutDeadline(r) {
+			lastSeen = &r
 		}
 		if r.final {
 			return done(r, n)
