@@ -42,7 +42,7 @@ unit:
 
 # Real kind clusters from the air-gapped images: every lab's self-test.
 e2e: images
-	$(GO) test -tags e2e -count=1 -timeout 60m -v ./e2e/ 2>&1 | tee e2e.out; exit $${PIPESTATUS[0]}
+	$(GO) test -tags e2e -count=1 -timeout 80m -v ./e2e/ 2>&1 | tee e2e.out; exit $${PIPESTATUS[0]}
 
 # Every lab's self-test with all its generated mutants (e2e runs a sample),
 # on real clusters; long. Any survivor fails it (exit: the worst lab's).
