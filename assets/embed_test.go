@@ -9,7 +9,7 @@ import (
 // The keys Go uses exist, and the shell reads the file to the same values
 // (no quoting or expansion that would make them differ).
 func TestVersionsAgreeWithTheShell(t *testing.T) {
-	for _, k := range []string{"K8S_VERSION", "NODE_IMAGE", "AGENT_IMAGE", "NGINX_IMAGE", "BUSYBOX_IMAGE", "PROBE_IMAGE"} {
+	for _, k := range []string{"K8S_VERSION", "NODE_IMAGE", "AGENT_IMAGE", "NGINX_IMAGE", "BUSYBOX_IMAGE", "TRUSTED_BUSYBOX_IMAGE", "PROBE_IMAGE"} {
 		v := Version(k)
 		if v == "" {
 			t.Errorf("%s is empty", k)

@@ -45,6 +45,9 @@ type Lab struct {
 
 	// files is the lab's directory; paths in the lab are relative to it.
 	files fs.FS
+	// digest tells an image's digest on the cluster, to fill in the digest
+	// pins of manifests (see WithDigests); nil leaves them as written.
+	digest func(image string) (string, error)
 	// dir is where the lab was read from, for messages.
 	dir string
 }
@@ -139,6 +142,15 @@ func (s *Step) Question() *verify.AnswerSpec {
 		}
 	}
 	return nil
+}
+
+// WithDigests returns the lab with its manifests' digest pins
+// (REPOSITORY@${digest:IMAGE}) filled in by digest, which tells the
+// sha256: digest the cluster's nodes hold for one of the lab's images.
+func (l *Lab) WithDigests(digest func(image string) (string, error)) *Lab {
+	out := *l
+	out.digest = digest
+	return &out
 }
 
 // ReadFile returns a file of the lab by its lab-relative path.

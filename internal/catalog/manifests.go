@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -26,9 +27,15 @@ func (l *Lab) Manifests(name string) ([]*unstructured.Unstructured, error) {
 		where := fmt.Sprintf("object %d (%s %s)", i+1, o.GetKind(), o.GetName())
 		for _, c := range containers(o.Object) {
 			img, _ := c["image"].(string)
-			if msg := imageProblem(img); msg != "" {
+			pinned, isPin, msg := l.pinImage(img)
+			switch {
+			case msg != "":
 				problems = append(problems, where+": "+msg)
-			} else if !contains(l.Images, img) {
+			case isPin:
+				c["image"] = pinned
+			case imageProblem(img) != "":
+				problems = append(problems, where+": "+imageProblem(img))
+			case !contains(l.Images, img):
 				problems = append(problems, fmt.Sprintf("%s: image %q is not in the lab's images list, so it would not be loaded into the cluster", where, img))
 			}
 			if p, _ := c["imagePullPolicy"].(string); p == "Always" {
@@ -104,4 +111,42 @@ func containers(obj map[string]any) []map[string]any {
 	}
 	walk(obj)
 	return out
+}
+
+// digestPin stands, in the image of a lab manifest, for the digest the
+// cluster's nodes hold for one of the lab's images:
+//
+//	image: registry.seclab.local/busybox@${digest:registry.seclab.local/busybox:1.36}
+//
+// seclab builds its images on each machine, so the digest differs from one
+// machine to the next and no lab file can write it down; the engine fills
+// it in from the cluster (WithDigests) before anything is applied.
+var digestPin = regexp.MustCompile(`^([^@$]+)@\$\{digest:([^}]*)\}$`)
+
+// pinImage fills in img's digest pin: isPin is false for an image without
+// one, problem says what is wrong with one. Without a digest source (a lab
+// only being validated) the pin is checked and left as written.
+func (l *Lab) pinImage(img string) (pinned string, isPin bool, problem string) {
+	if !strings.Contains(img, "${") {
+		return "", false, ""
+	}
+	m := digestPin.FindStringSubmatch(img)
+	if m == nil {
+		return "", true, fmt.Sprintf("image %q: a digest pin is written REPOSITORY@${digest:IMAGE}, IMAGE one of the lab's images", img)
+	}
+	ref := m[2]
+	if !contains(l.Images, ref) {
+		return "", true, fmt.Sprintf("image %q: %q is not in the lab's images list, so it would not be loaded into the cluster and has no digest there", img, ref)
+	}
+	if l.digest == nil {
+		return img, true, ""
+	}
+	d, err := l.digest(ref)
+	if err != nil {
+		return "", true, fmt.Sprintf("image %q: cannot tell the digest of %s on the cluster: %v", img, ref, err)
+	}
+	if !strings.HasPrefix(d, "sha256:") {
+		return "", true, fmt.Sprintf("image %q: the cluster gave %q as the digest of %s, not sha256:...", img, d, ref)
+	}
+	return m[1] + "@" + d, true, ""
 }

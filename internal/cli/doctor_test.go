@@ -122,6 +122,9 @@ func (stoppedClusters) NodeRunner(string) verify.NodeRunner     { return nil }
 func (stoppedClusters) LoadImages(context.Context, string, []string) ([]cluster.LoadResult, error) {
 	return nil, nil
 }
+func (stoppedClusters) ImageDigest(context.Context, string, string) (string, error) {
+	return "", errors.New("not in this test")
+}
 
 func TestDoctorPicksTheClusterToTest(t *testing.T) {
 	store, err := state.Open(t.TempDir())

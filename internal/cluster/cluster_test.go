@@ -27,6 +27,19 @@ func TestProfileInKubeadmConfig(t *testing.T) {
 	}
 }
 
+func TestRepository(t *testing.T) {
+	for in, want := range map[string]string{
+		"docker.io/library/nginx:1.27":            "docker.io/library/nginx",
+		"registry.seclab.local/busybox:1.36":      "registry.seclab.local/busybox",
+		"registry.seclab.local:5000/busybox:1.36": "registry.seclab.local:5000/busybox",
+		"registry.seclab.local:5000/busybox":      "registry.seclab.local:5000/busybox",
+	} {
+		if got := repository(in); got != want {
+			t.Errorf("repository(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestNormalizeRef(t *testing.T) {
 	for in, want := range map[string]string{
 		"nginx:1.27":                     "docker.io/library/nginx:1.27",

@@ -19,6 +19,7 @@ type fakeNode struct {
 	name, role string
 	images     map[string]string
 	imports    []string // what was imported, in order
+	tags       []string // names given with ctr images tag, in order
 	// readdress, when set, runs for the address-fixing script with its
 	// old and new address.
 	readdress func(was, now string) error
@@ -79,6 +80,16 @@ func (c *fakeCmd) Run() error {
 			}
 		}
 		return c.fail("ctr: " + digest + ": not found")
+	case len(c.argv) == 6 && cmd == "ctr --namespace=k8s.io images tag "+c.argv[4]+" "+c.argv[5]:
+		id, ok := c.node.images[c.argv[4]]
+		if !ok {
+			return c.fail("ctr: image \"" + c.argv[4] + "\": not found")
+		}
+		if _, exists := c.node.images[c.argv[5]]; exists {
+			return c.fail("ctr: image \"" + c.argv[5] + "\": already exists")
+		}
+		c.node.images[c.argv[5]] = id
+		c.node.tags = append(c.node.tags, c.argv[5])
 	case strings.HasPrefix(cmd, "ctr --namespace=k8s.io images import ") && strings.HasSuffix(cmd, " -"):
 		// the fake archive is "REF ID" (fakeDocker.ImageSave)
 		var b bytes.Buffer

@@ -350,12 +350,47 @@ func TestLoadImages(t *testing.T) {
 		}
 	}
 
+	// Loaded or current, each image gets its digest name (as a pull would
+	// record it), so that a pod pinned by digest finds it on the node.
+	for _, n := range []*fakeNode{cp, w} {
+		want := []string{"docker.io/library/nginx@" + manifestDigest("sha256:nginx-new"), "docker.io/library/busybox@" + manifestDigest("sha256:bb")}
+		if !reflect.DeepEqual(n.tags, want) {
+			t.Errorf("%s named %q, want %q", n.name, n.tags, want)
+		}
+	}
+
 	again, err := m.LoadImages(ctx, "seclab-netpol", []string{"nginx:1.27"})
 	if err != nil || !reflect.DeepEqual(again, []LoadResult{{Image: "nginx:1.27", Current: true}}) {
 		t.Errorf("second load: %+v, %v; want current", again, err)
 	}
 	if len(cp.imports)+len(w.imports) != 2 {
 		t.Errorf("an image already there was loaded again: %q %q", cp.imports, w.imports)
+	}
+	if len(cp.tags)+len(w.tags) != 4 {
+		t.Errorf("an image already named by digest was named again: %q %q", cp.tags, w.tags)
+	}
+}
+
+// ImageDigest is the manifest digest every node holds for an image; a node
+// without it, or nodes that disagree, are errors that say which node.
+func TestImageDigest(t *testing.T) {
+	m, _, k := newFakeManager()
+	cp := &fakeNode{name: "seclab-netpol-control-plane", role: "control-plane", images: map[string]string{
+		"registry.seclab.local/busybox:1.36": "sha256:bb", "docker.io/library/nginx:1.27": "sha256:nginx-old"}}
+	w := &fakeNode{name: "seclab-netpol-worker", role: "worker", images: map[string]string{
+		"registry.seclab.local/busybox:1.36": "sha256:bb", "docker.io/library/nginx:1.27": "sha256:nginx-new"}}
+	k.nodes = []nodes.Node{w, cp}
+
+	got, err := m.ImageDigest(ctx, "seclab-netpol", "registry.seclab.local/busybox:1.36")
+	if err != nil || got != manifestDigest("sha256:bb") {
+		t.Errorf("ImageDigest = %q, %v; want %s", got, err, manifestDigest("sha256:bb"))
+	}
+	if _, err := m.ImageDigest(ctx, "seclab-netpol", "nginx:1.27"); err == nil || !strings.Contains(err.Error(), "different images") {
+		t.Errorf("nodes that disagree: err = %v", err)
+	}
+	delete(w.images, "registry.seclab.local/busybox:1.36")
+	if _, err := m.ImageDigest(ctx, "seclab-netpol", "registry.seclab.local/busybox:1.36"); err == nil || !strings.Contains(err.Error(), "not on node seclab-netpol-worker") {
+		t.Errorf("an image missing on a node: err = %v", err)
 	}
 }
 

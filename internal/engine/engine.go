@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -33,6 +34,9 @@ type Clusters interface {
 	List(ctx context.Context) ([]cluster.Info, error)
 	Delete(ctx context.Context, name string) error
 	LoadImages(ctx context.Context, name string, images []string) ([]cluster.LoadResult, error)
+	// ImageDigest is the digest (sha256:...) the nodes hold for a loaded
+	// image: what a lab manifest's digest pin stands for.
+	ImageDigest(ctx context.Context, name, image string) (string, error)
 	// StartNodes starts stopped node containers; Readdress fixes nodes
 	// that came back with another IP address (one line each).
 	StartNodes(ctx context.Context, name string) (cluster.Info, error)
@@ -117,7 +121,34 @@ func (e *Engine) Current() (Active, error) {
 		// and any check fails on the cluster first.
 		lab = resolved
 	}
-	return Active{Lab: lab, Progress: s.Lab(s.Current)}, nil
+	p := s.Lab(s.Current)
+	return Active{Lab: lab.WithDigests(e.digests(p.Cluster)), Progress: p}, nil
+}
+
+// digestTimeout bounds asking the nodes for one image's digest.
+const digestTimeout = 30 * time.Second
+
+// digests tells the digests of images on cluster name, asking the nodes
+// once per image and only when a manifest pins one (see
+// catalog.Lab.WithDigests).
+func (e *Engine) digests(name string) func(string) (string, error) {
+	var mu sync.Mutex
+	known := map[string]string{}
+	return func(image string) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if d, ok := known[image]; ok {
+			return d, nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), digestTimeout)
+		defer cancel()
+		d, err := e.Clusters.ImageDigest(ctx, name, image)
+		if err != nil {
+			return "", err
+		}
+		known[image] = d
+		return d, nil
+	}
 }
 
 // forKernel returns lab as it runs on this machine's kernel, and the

@@ -47,6 +47,7 @@ type fakeClusters struct {
 	kubeconfigErr     error
 	hashes            map[string]string // cluster.Info.Hash by name (List)
 	apparmor          bool              // KernelFeatures' answer
+	digests           map[string]string // ImageDigest's answers by image
 }
 
 func (f *fakeClusters) info(name string) cluster.Info {
@@ -95,6 +96,13 @@ func (f *fakeClusters) Delete(_ context.Context, name string) error {
 }
 func (f *fakeClusters) LoadImages(context.Context, string, []string) ([]cluster.LoadResult, error) {
 	return nil, nil
+}
+func (f *fakeClusters) ImageDigest(_ context.Context, name, image string) (string, error) {
+	f.calls = append(f.calls, "digest of "+image+" on "+name)
+	if d, ok := f.digests[image]; ok {
+		return d, nil
+	}
+	return "", errors.New("image " + image + " is not on the nodes of " + name)
 }
 func (f *fakeClusters) StartNodes(_ context.Context, name string) (cluster.Info, error) {
 	f.calls = append(f.calls, "start nodes of "+name)

@@ -185,7 +185,10 @@ func (e *Engine) SelfTest(ctx context.Context, id string, opts SelfTestOptions) 
 	if err != nil {
 		return nil, err
 	}
-	lab = res.Lab // as it runs on this kernel (see catalog.Lab.For)
+	lab = res.Lab // as it runs on this kernel (see catalog.Lab.For), digests pinned
+	if plan, err = planMutants(lab, opts.Mutants); err != nil {
+		return nil, err // the same mutants, now with the cluster's digests
+	}
 	env, err := e.env(ctx, res.Cluster.Name)
 	if err != nil {
 		return nil, err

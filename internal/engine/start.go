@@ -112,6 +112,9 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 			e.Log.Warn("image not in the local docker engine; pods using it need a registry (build it with: make images)", "image", l.Image)
 		}
 	}
+	// The images are on the nodes now: their digests are known.
+	lab = lab.WithDigests(e.digests(info.Name))
+	res.Lab = lab
 
 	if env == nil {
 		if env, err = e.newEnv(info.Name); err != nil {

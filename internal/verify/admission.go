@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -137,7 +138,35 @@ func (c *admissionCheck) expected() string {
 	return "admitted"
 }
 
+// Admission answers from caches that trail the API: a new or changed
+// ValidatingAdmissionPolicy or binding is compiled at the API server's next
+// policy refresh (once a second), and Pod Security reads namespace labels
+// through an informer. An answer right after a change may still be the old
+// configuration's, so a pass is asked again once that lag is over, and only
+// the second answer counts. Without this the self-test, which applies a
+// near-miss right after undoing the previous one, judged the earlier policy.
 func (c *admissionCheck) attempt(ctx context.Context, env *Env) Result {
+	r := c.ask(ctx, env)
+	if r.Status != Pass {
+		return r
+	}
+	t := time.NewTimer(env.admissionLag())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return errorf("interrupted while confirming the admission answer (%s)", r.Found)
+	case <-t.C:
+	}
+	return c.ask(ctx, env)
+}
+
+// admissionAttemptBudget covers the two dry runs of an attempt and the
+// pause between them, whatever the check's timeout.
+const admissionAttemptBudget = DefaultAdmissionLag + 10*time.Second
+
+func (c *admissionCheck) minAttempt() time.Duration { return admissionAttemptBudget }
+
+func (c *admissionCheck) ask(ctx context.Context, env *Env) Result {
 	if r := need(env.Admit != nil, "a dry-run admission client"); r != nil {
 		return *r
 	}

@@ -298,3 +298,39 @@ func TestValidateAdmissionPodTemplate(t *testing.T) {
 		t.Errorf("a valid podTemplate check: %q", errs)
 	}
 }
+
+// seqAdmit answers with each of answers in turn, then with the last one.
+type seqAdmit struct {
+	mu      sync.Mutex
+	answers []error
+	calls   int
+}
+
+func (s *seqAdmit) DryRunCreate(context.Context, *unstructured.Unstructured) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := min(s.calls, len(s.answers)-1)
+	s.calls++
+	return nil, s.answers[i]
+}
+
+// An answer given by the configuration before the last change (the API
+// server compiles policies a moment later) does not pass a check: a pass
+// is asked again after the lag, and the second answer decides.
+func TestAdmissionPassIsConfirmed(t *testing.T) {
+	denied := forbidden("ValidatingAdmissionPolicy 'p' with binding 'b' denied request: no")
+	stale := &seqAdmit{answers: []error{nil, denied}}
+	env, _ := testEnv()
+	env.Admit = stale
+	r := quick(t, env, Spec{Admission: &AdmissionSpec{Object: privPod(), Expect: ExpectAdmitted}})
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "denied")
+
+	settled := &seqAdmit{answers: []error{denied, nil}}
+	env.Admit = settled
+	r = quick(t, env, Spec{Admission: &AdmissionSpec{Object: privPod(), Expect: ExpectAdmitted}})
+	wantStatus(t, r, Pass)
+	if settled.calls != 3 {
+		t.Errorf("%d dry runs, want 3: a denial, then an admission asked twice", settled.calls)
+	}
+}

@@ -144,11 +144,12 @@ func testEnv(objs ...runtime.Object) (*Env, *fake.Clientset) {
 	}
 	cs := fake.NewClientset(typed...)
 	return &Env{
-		Client:   cs,
-		Dynamic:  dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), dyn...),
-		Mapper:   testMapper(),
-		Nodes:    answering(),
-		Interval: time.Millisecond,
+		Client:       cs,
+		Dynamic:      dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), dyn...),
+		Mapper:       testMapper(),
+		Nodes:        answering(),
+		Interval:     time.Millisecond,
+		AdmissionLag: time.Millisecond,
 	}, cs
 }
 

@@ -90,6 +90,20 @@ type Env struct {
 	ProbeImage string
 	// Interval between attempts while polling (default 1s).
 	Interval time.Duration
+	// AdmissionLag is how long admission may answer by an older
+	// configuration than the API holds (default DefaultAdmissionLag).
+	AdmissionLag time.Duration
+}
+
+// DefaultAdmissionLag: the API server recompiles admission policies once a
+// second, after its informer has seen the change.
+const DefaultAdmissionLag = 2 * time.Second
+
+func (e *Env) admissionLag() time.Duration {
+	if e.AdmissionLag > 0 {
+		return e.AdmissionLag
+	}
+	return DefaultAdmissionLag
 }
 
 // DefaultProbeImage runs probe pods when Env.ProbeImage is empty. It must be

@@ -4,7 +4,8 @@
 #   kindest/node:v1.34.4-airgap   kind node image (Kubernetes v1.34.4 from source, control-plane
 #                                 images and the seclab net agent pre-imported into containerd)
 #   seclab/net-agent:v1           the NetworkPolicy/CNI agent (./cmd/seclab-net)
-#   nginx:1.27, busybox:1.36      lab workload images from Debian packages
+#   nginx:1.27, busybox:1.36      lab workload images from Debian packages (busybox also as
+#                                 registry.seclab.local/busybox:1.36, a tag of the same image)
 #   seclab/probe:v1               seclab's probe pods (curl)
 # Versions and image names: assets/versions.env.
 # Idempotent and cached under ${SECLAB_CACHE:-/var/cache/seclab}: each step is skipped when the
@@ -366,6 +367,7 @@ CMD ["nginx", "-g", "daemon off;"]'
     printf "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n" > /bb/etc/passwd
     printf "root:x:0:\nnogroup:x:65534:\n" > /bb/etc/group
     printf "hosts: files dns\n" > /bb/etc/nsswitch.conf' 'CMD ["sh"]' /bb
+  docker tag "$BUSYBOX_IMAGE" "$TRUSTED_BUSYBOX_IMAGE"
 }
 control_plane_images() {
   local k=$OUT/k8s b
@@ -517,7 +519,7 @@ main_steps() {
     "$(declare -f build_container import_into_node commit_node)"
 
   install -m 0755 "$OUT/k8s/kubectl" "$CACHE/bin/kubectl"
-  say "images: $NODE_IMAGE $AGENT_IMAGE $NGINX_IMAGE $BUSYBOX_IMAGE $PROBE_IMAGE (+ ${#CP_IMAGES[@]} control-plane images)"
+  say "images: $NODE_IMAGE $AGENT_IMAGE $NGINX_IMAGE $BUSYBOX_IMAGE $TRUSTED_BUSYBOX_IMAGE $PROBE_IMAGE (+ ${#CP_IMAGES[@]} control-plane images)"
   say "kubectl: $CACHE/bin/kubectl; cache: $(du -sh "$CACHE" 2>/dev/null | cut -f1) in $CACHE"
 }
 
