@@ -679,6 +679,7 @@ func TestRefusal(t *testing.T) {
 		{apierrors.NewBadRequest("bad"), true},
 		{apierrors.NewConflict(gr, "p", errors.New("x")), true},
 		{apierrors.NewInternalError(errors.New("failed to create typed patch object (/v1, Kind=Pod): .spec.containers: element 0: associative list with keys has an element that omits key field \"name\"")), true},
+		{apierrors.NewInternalError(errors.New("unsupported role reference kind: \"\"")), true},
 		{apierrors.NewInternalError(errors.New("etcdserver: request timed out")), false},
 		{apierrors.NewServiceUnavailable("down"), false},
 		{errors.New("dial tcp: connection refused"), false},

@@ -132,7 +132,10 @@ func refusal(err error) (string, bool) {
 		// Server-side apply answers an object it cannot even merge (a
 		// list item without its merge key, e.g. a container without a
 		// name) with a 500, not a 422: the object is refused all the same.
-		if m := st.Status().Message; strings.Contains(m, "failed to create typed patch object") {
+		// The RBAC storage's escalation check resolves a binding's roleRef
+		// before validation does, and answers an invalid one (no kind)
+		// with a 500 too.
+		if m := st.Status().Message; strings.Contains(m, "failed to create typed patch object") || strings.Contains(m, "unsupported role reference kind") {
 			return m, true
 		}
 	}
