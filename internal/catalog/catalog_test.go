@@ -195,7 +195,12 @@ func TestValidateCollectsAllErrors(t *testing.T) {
 		`steps[0].checks[5].selects.pods: "app in (a" is not a label selector`,
 		"imagePullPolicy Always cannot work offline",
 		"steps[0].nearMisses[0].name: required",
-		"steps[0].nearMisses[0]: set apply or answer",
+		"steps[0].nearMisses[0]: set apply, run or answer",
+		"nodeRestore[0]: set command or script, not both",
+		"nodeRestore[1]: set command or script",
+		"nodeRestore[2].args: only with script",
+		`nodeRestore[2].role: "master": want control-plane, worker, or nothing for every node`,
+		`nodeRestore[3].script: file "missing.sh": not found in lab directory`,
 		`steps[0].explanation: file "explain/missing.md": not found in lab directory`,
 	)
 	for _, e := range errs {

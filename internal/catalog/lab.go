@@ -38,10 +38,15 @@ type Lab struct {
 	// missing one means here, and checks, near-misses and node setup
 	// marked `when` run only where their condition holds.
 	Kernel []KernelFeature `json:"kernel,omitempty"`
-	// NodeSetup runs on every node at start and after reset (e.g. load an
+	// NodeSetup runs on the nodes at start and after reset (e.g. load an
 	// AppArmor profile); a command that fails stops the setup.
 	NodeSetup []NodeCommand `json:"nodeSetup,omitempty"`
-	Steps     []Step        `json:"steps"`
+	// NodeRestore runs on the nodes at start and reset before seclab waits
+	// for the cluster: it puts back node files the lab has the learner
+	// edit (an API server manifest, a kubelet configuration), which may
+	// have left the cluster unable to answer. What it prints is shown.
+	NodeRestore []NodeCommand `json:"nodeRestore,omitempty"`
+	Steps       []Step        `json:"steps"`
 
 	// files is the lab's directory; paths in the lab are relative to it.
 	files fs.FS
@@ -60,10 +65,36 @@ type KernelFeature struct {
 	Missing string `json:"missing"`
 }
 
-// NodeCommand is a command run on every node.
+// NodeCommand is a command run on the nodes of a role: either Command, or
+// Script (a lab file run by sh) with Args.
 type NodeCommand struct {
-	Command []string `json:"command"`
+	// Role is control-plane or worker; empty means every node.
+	Role    string   `json:"role,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Script  string   `json:"script,omitempty"`
+	Args    []string `json:"args,omitempty"`
 	When    string   `json:"when,omitempty"`
+}
+
+// NodeArgs is the command line of c as run on a node.
+func (l *Lab) NodeArgs(c NodeCommand) ([]string, error) {
+	if c.Script == "" {
+		return c.Command, nil
+	}
+	b, err := l.ReadFile(c.Script)
+	if err != nil {
+		return nil, err
+	}
+	// sh -c SCRIPT NAME ARGS...: the script sees its args as $1...
+	return append([]string{"sh", "-c", string(b), c.Script}, c.Args...), nil
+}
+
+// Describe is c in one line, for messages.
+func (c NodeCommand) Describe() string {
+	if c.Script != "" {
+		return strings.TrimSpace(c.Script + " " + strings.Join(c.Args, " "))
+	}
+	return strings.Join(c.Command, " ")
 }
 
 // Step is one task the learner does, and how seclab knows it is done.
@@ -109,6 +140,10 @@ type Solution struct {
 	// left out when the check reads its value from the cluster
 	// (fromObject): see Step.LiveAnswer.
 	Answer string `json:"answer,omitempty"`
+	// Run are node commands run after Apply (edit a node's file, restart
+	// its kubelet). Nothing undoes them: each must bring the node to the
+	// state it teaches from whatever state an earlier trial left.
+	Run []NodeCommand `json:"run,omitempty"`
 }
 
 // NearMiss is a wrong answer that looks right. The self-test applies it on
@@ -119,6 +154,10 @@ type NearMiss struct {
 	When   string   `json:"when,omitempty"` // as verify.Spec.When
 	Apply  []string `json:"apply,omitempty"`
 	Answer string   `json:"answer,omitempty"`
+	// Run are node commands run after Apply, as Solution.Run; they are
+	// not undone, the next trial's or the solution's commands set the
+	// node's state again.
+	Run []NodeCommand `json:"run,omitempty"`
 }
 
 // LiveAnswer returns the step's answer check that reads its expected value
@@ -192,36 +231,26 @@ func (l *Lab) For(features map[string]bool) *Lab {
 		return l
 	}
 	out := *l
-	out.NodeSetup = nil
-	for _, c := range l.NodeSetup {
-		if Holds(c.When, features) {
-			out.NodeSetup = append(out.NodeSetup, c)
-		}
-	}
+	node := func(c NodeCommand) string { return c.When }
+	out.NodeSetup = keepWhen(l.NodeSetup, features, node)
+	out.NodeRestore = keepWhen(l.NodeRestore, features, node)
 	out.Steps = make([]Step, len(l.Steps))
 	for i, s := range l.Steps {
-		s.Checks = filterChecks(s.Checks, features)
-		s.NearMisses = filterTrials(s.NearMisses, features)
-		s.Equivalents = filterTrials(s.Equivalents, features)
+		s.Checks = keepWhen(s.Checks, features, func(c verify.Spec) string { return c.When })
+		trial := func(t NearMiss) string { return t.When }
+		s.NearMisses = keepWhen(s.NearMisses, features, trial)
+		s.Equivalents = keepWhen(s.Equivalents, features, trial)
+		s.Solution.Run = keepWhen(s.Solution.Run, features, node)
 		out.Steps[i] = s
 	}
 	return &out
 }
 
-func filterChecks(in []verify.Spec, features map[string]bool) []verify.Spec {
-	var out []verify.Spec
-	for _, c := range in {
-		if Holds(c.When, features) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func filterTrials(in []NearMiss, features map[string]bool) []NearMiss {
-	var out []NearMiss
+// keepWhen is the items of in whose condition holds for features.
+func keepWhen[T any](in []T, features map[string]bool, when func(T) string) []T {
+	var out []T
 	for _, t := range in {
-		if Holds(t.When, features) {
+		if Holds(when(t), features) {
 			out = append(out, t)
 		}
 	}

@@ -99,12 +99,27 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 			bad(path+".when", "%q: want a feature the lab lists under kernel, or !feature", w)
 		}
 	}
-	for i, c := range l.NodeSetup {
-		if len(c.Command) == 0 {
-			bad(fmt.Sprintf("nodeSetup[%d].command", i), "required")
+	nodeCommands := func(path string, list []NodeCommand) {
+		for i, c := range list {
+			cp := fmt.Sprintf("%s[%d]", path, i)
+			switch {
+			case len(c.Command) == 0 && c.Script == "":
+				bad(cp, "set command or script")
+			case len(c.Command) > 0 && c.Script != "":
+				bad(cp, "set command or script, not both")
+			case c.Script != "":
+				l.checkFile(&errs, cp+".script", c.Script)
+			case len(c.Args) > 0:
+				bad(cp+".args", "only with script (a command carries its own arguments)")
+			}
+			if c.Role != "" && c.Role != "control-plane" && c.Role != "worker" {
+				bad(cp+".role", "%q: want control-plane, worker, or nothing for every node", c.Role)
+			}
+			when(cp, c.When)
 		}
-		when(fmt.Sprintf("nodeSetup[%d]", i), c.When)
 	}
+	nodeCommands("nodeSetup", l.NodeSetup)
+	nodeCommands("nodeRestore", l.NodeRestore)
 	if len(l.Steps) == 0 {
 		bad("steps", "a lab needs at least one step")
 	}
@@ -175,6 +190,7 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 		for j, f := range s.Solution.Apply {
 			l.checkManifest(&errs, fmt.Sprintf("%s.solution.apply[%d]", p, j), f)
 		}
+		nodeCommands(p+".solution.run", s.Solution.Run)
 		live := s.LiveAnswer() != nil
 		switch {
 		case live && s.Solution.Answer != "":
@@ -207,9 +223,10 @@ func (l *Lab) Validate(opts ValidateOptions) []string {
 					bad(np+".name", "required")
 				}
 				when(np, nm.When)
-				if len(nm.Apply) == 0 && nm.Answer == "" {
-					bad(np, "set apply or answer: there is nothing to try")
+				if len(nm.Apply) == 0 && nm.Answer == "" && len(nm.Run) == 0 {
+					bad(np, "set apply, run or answer: there is nothing to try")
 				}
+				nodeCommands(np+".run", nm.Run)
 				if nm.Answer != "" && !hasAnswer {
 					bad(np+".answer", "set, but the step has no answer check")
 				}

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/seclab/seclab/internal/catalog"
 	"github.com/seclab/seclab/internal/cluster"
 	"github.com/seclab/seclab/internal/state"
 	"github.com/seclab/seclab/internal/verify"
@@ -95,7 +96,11 @@ func (e *Engine) labEnv(ctx context.Context, act Active, forReset bool) (*verify
 	if err != nil {
 		return nil, clusterError(act, err)
 	}
-	env, err := e.revive(ctx, info, forReset)
+	var restore *catalog.Lab
+	if forReset {
+		restore = act.Lab
+	}
+	env, err := e.revive(ctx, info, forReset, restore)
 	if err != nil {
 		return nil, clusterError(act, err)
 	}
@@ -121,7 +126,9 @@ func (e *Engine) ClusterProblem(ctx context.Context, act Active) error {
 // containers are started (if startStopped), nodes that came back with other
 // addresses are fixed, and then it waits until every node is Ready with a
 // status newer than its container's start and kube-system's pods are ready.
-func (e *Engine) revive(ctx context.Context, info cluster.Info, startStopped bool) (*verify.Env, error) {
+// Before the wait, the node restore of lab (if not nil) puts back what the
+// learner may have broken on the nodes.
+func (e *Engine) revive(ctx context.Context, info cluster.Info, startStopped bool, lab *catalog.Lab) (*verify.Env, error) {
 	var err error
 	if !info.Running {
 		if !startStopped {
@@ -138,10 +145,29 @@ func (e *Engine) revive(ctx context.Context, info cluster.Info, startStopped boo
 	if err != nil {
 		return nil, err
 	}
+	if err := e.restoreNodes(ctx, env, lab); err != nil {
+		return nil, err
+	}
 	if err := e.waitReady(ctx, env.Client, info); err != nil {
 		return nil, err
 	}
 	return env, nil
+}
+
+// restoreNodes runs lab's node restore, saying what it put back.
+func (e *Engine) restoreNodes(ctx context.Context, env *verify.Env, lab *catalog.Lab) error {
+	if lab == nil || len(lab.NodeRestore) == 0 {
+		return nil
+	}
+	outs, err := runNodeCommands(ctx, env, lab, "node restore", lab.NodeRestore)
+	for _, o := range outs {
+		for _, line := range strings.Split(strings.TrimSpace(o.Stdout), "\n") {
+			if line != "" {
+				e.Log.Info(line, "node", o.Node)
+			}
+		}
+	}
+	return err
 }
 
 // errNotReady marks a cluster that did not become ready in time.

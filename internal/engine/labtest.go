@@ -417,7 +417,7 @@ func (t *labTest) nearMiss(ctx context.Context, n int, nm catalog.NearMiss) (Tri
 		}
 		objs = append(objs, o...)
 	}
-	tr, err := t.try(ctx, n, objs, nil, nm.Answer)
+	tr, err := t.try(ctx, n, objs, nm.Run, nil, nm.Answer)
 	tr.Name = nm.Name
 	if err != nil {
 		return tr, err
@@ -458,7 +458,7 @@ func (t *labTest) equivalent(ctx context.Context, n int, eq catalog.NearMiss) (T
 			return Trial{Name: eq.Name}, err
 		}
 	}
-	tr, err := t.try(ctx, n, objs, nil, answer)
+	tr, err := t.try(ctx, n, objs, eq.Run, nil, answer)
 	tr.Name = eq.Name
 	if err != nil {
 		return tr, err
@@ -491,7 +491,7 @@ func (t *labTest) mutant(ctx context.Context, n int, m plannedMutant) (Trial, er
 	if err != nil {
 		return Trial{ID: m.ID, Name: m.Description}, err
 	}
-	tr, err := t.try(ctx, n, objs, &equivalence{mutated: m.Object, original: original}, answer)
+	tr, err := t.try(ctx, n, objs, t.lab.Step(n).Solution.Run, &equivalence{mutated: m.Object, original: original}, answer)
 	tr.ID, tr.Name = m.ID, m.Description
 	return tr, err
 }
@@ -501,10 +501,11 @@ type equivalence struct {
 	mutated, original *unstructured.Unstructured
 }
 
-// try applies objs, runs step n's checks and the kept checks of earlier
-// steps, and removes what it applied. With eq, a mutant the server stores
-// exactly as it stores the original is equivalent and not checked.
-func (t *labTest) try(ctx context.Context, n int, objs []*unstructured.Unstructured, eq *equivalence, answer string) (tr Trial, err error) {
+// try applies objs, runs the node commands run, runs step n's checks and
+// the kept checks of earlier steps, and removes what it applied. With eq,
+// a mutant the server stores exactly as it stores the original is
+// equivalent and not checked.
+func (t *labTest) try(ctx context.Context, n int, objs []*unstructured.Unstructured, run []catalog.NodeCommand, eq *equivalence, answer string) (tr Trial, err error) {
 	applied, refused, err := t.apply(ctx, objs)
 	defer func() {
 		// A fresh context: whatever happened, the next trial starts clean.
@@ -519,6 +520,9 @@ func (t *labTest) try(ctx context.Context, n int, objs []*unstructured.Unstructu
 	}
 	if refused != "" {
 		return Trial{Outcome: Rejected, Reason: refused}, nil
+	}
+	if _, err := runNodeCommands(ctx, t.env, t.lab, fmt.Sprintf("step %d trial", n), run); err != nil {
+		return tr, err
 	}
 	if eq != nil {
 		same, err := t.storedAsOriginal(ctx, eq)

@@ -122,7 +122,8 @@ func applySolution(ctx context.Context, env *verify.Env, lab *catalog.Lab, n int
 			return fmt.Errorf("step %d solution %s: %w", n, f, err)
 		}
 	}
-	return nil
+	_, err := runNodeCommands(ctx, env, lab, fmt.Sprintf("step %d solution", n), lab.Step(n).Solution.Run)
+	return err
 }
 
 // Down deletes the active lab's cluster, or with all every seclab cluster.

@@ -65,7 +65,7 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 	var env *verify.Env
 	if found {
 		e.Log.Info("reusing cluster", "name", info.Name, "profile", info.Profile)
-		env, err = e.revive(ctx, info, true)
+		env, err = e.revive(ctx, info, true, lab)
 		switch {
 		case err == nil:
 			if err := e.syncKubeconfig(info.Name); err != nil {
@@ -118,6 +118,10 @@ func (e *Engine) Start(ctx context.Context, id string, opts StartOptions) (Start
 
 	if env == nil {
 		if env, err = e.newEnv(info.Name); err != nil {
+			return res, err
+		}
+		// A new cluster: the restore keeps its first copies.
+		if err := e.restoreNodes(ctx, env, lab); err != nil {
 			return res, err
 		}
 	}
@@ -262,25 +266,48 @@ func dedupe(list []string) []string {
 	return out
 }
 
-// runNodeSetup runs the lab's node setup on every node; the first command
-// that fails on a node stops it, naming the node and what it printed.
+// runNodeSetup runs the lab's node setup; the first command that fails on
+// a node stops it, naming the node and what it printed.
 func runNodeSetup(ctx context.Context, env *verify.Env, lab *catalog.Lab) error {
-	if len(lab.NodeSetup) == 0 {
-		return nil
+	_, err := runNodeCommands(ctx, env, lab, "node setup", lab.NodeSetup)
+	return err
+}
+
+// runNodeCommands runs cmds in order on the nodes of their roles and
+// returns what each printed; the first that fails on a node stops it.
+func runNodeCommands(ctx context.Context, env *verify.Env, lab *catalog.Lab, what string, cmds []catalog.NodeCommand) ([]verify.NodeOutput, error) {
+	if len(cmds) == 0 {
+		return nil, nil
 	}
 	if env.Nodes == nil {
-		return fmt.Errorf("lab %s sets up its nodes, but there is no access to them", lab.ID)
+		return nil, fmt.Errorf("lab %s runs %s on its nodes, but there is no access to them", lab.ID, what)
 	}
-	for _, c := range lab.NodeSetup {
-		outs, err := env.Nodes.RunOnNodes(ctx, "", c.Command)
+	var all []verify.NodeOutput
+	for _, c := range cmds {
+		args, err := lab.NodeArgs(c)
 		if err != nil {
-			return fmt.Errorf("node setup `%s`: %w", strings.Join(c.Command, " "), err)
+			return all, fmt.Errorf("%s `%s`: %w", what, c.Describe(), err)
+		}
+		outs, err := env.Nodes.RunOnNodes(ctx, c.Role, args)
+		if err != nil {
+			return all, fmt.Errorf("%s `%s`: %w", what, c.Describe(), err)
+		}
+		if len(outs) == 0 {
+			return all, fmt.Errorf("%s `%s`: the cluster has no %s node", what, c.Describe(), orAny(c.Role))
 		}
 		for _, o := range outs {
 			if o.ExitCode != 0 {
-				return fmt.Errorf("node setup `%s` failed on node %s (exit %d): %s", strings.Join(c.Command, " "), o.Node, o.ExitCode, strings.TrimSpace(o.Stderr+" "+o.Stdout))
+				return all, fmt.Errorf("%s `%s` failed on node %s (exit %d): %s", what, c.Describe(), o.Node, o.ExitCode, strings.TrimSpace(o.Stderr+" "+o.Stdout))
 			}
 		}
+		all = append(all, outs...)
 	}
-	return nil
+	return all, nil
+}
+
+func orAny(role string) string {
+	if role == "" {
+		return "any"
+	}
+	return role
 }
