@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // nodeCheck runs a command on the cluster's node containers (e.g. read the
@@ -22,7 +23,38 @@ func (c *nodeCheck) nodes() string {
 
 func (c *nodeCheck) describe() string {
 	n := c.spec
+	if n.Expected != "" {
+		return n.Expected
+	}
 	return fmt.Sprintf("%s: `%s` %s", c.nodes(), commandLine(n.Command), outcomeWanted(n.ExitCode, n.StdoutContains, "", n.StdoutNotContains))
+}
+
+// wanted is the expected text of a result.
+func (c *nodeCheck) wanted() string {
+	n := c.spec
+	if n.Expected != "" {
+		return n.Expected // it says which nodes
+	}
+	return "on " + c.nodes() + ": " + outcomeWanted(n.ExitCode, n.StdoutContains, "", n.StdoutNotContains)
+}
+
+// maxFindings bounds the lines an explaining command may show.
+const maxFindings = 20
+
+// findings is what an explaining command printed, line by line.
+func findings(o NodeOutput) string {
+	lines := strings.Split(strings.TrimSpace(o.Stdout), "\n")
+	if len(lines) > maxFindings {
+		lines = append(lines[:maxFindings], fmt.Sprintf("(%d more lines)", len(lines)-maxFindings))
+	}
+	s := "node " + o.Node + ":"
+	for _, l := range lines {
+		s += "\n" + strings.TrimSpace(l)
+	}
+	if e := strings.TrimSpace(o.Stderr); e != "" {
+		s += "\nstderr: " + quote(e, maxOutput)
+	}
+	return s
 }
 
 func (c *nodeCheck) attempt(ctx context.Context, env *Env) Result {
@@ -30,7 +62,7 @@ func (c *nodeCheck) attempt(ctx context.Context, env *Env) Result {
 		return *r
 	}
 	n := c.spec
-	expected := "on " + c.nodes() + ": " + outcomeWanted(n.ExitCode, n.StdoutContains, "", n.StdoutNotContains)
+	expected := c.wanted()
 	outs, err := env.Nodes.RunOnNodes(ctx, n.Role, n.Command)
 	if err != nil {
 		return errorf("could not run `%s` on the nodes: %v", commandLine(n.Command), err)
@@ -67,6 +99,9 @@ func (c *nodeCheck) attempt(ctx context.Context, env *Env) Result {
 	}
 	o := bad[0]
 	found := "node " + o.Node + ": " + describeOutput(first, o.ExitCode, o.Stdout, o.Stderr, n.StdoutContains)
+	if n.Explains && strings.TrimSpace(o.Stdout) != "" {
+		found = findings(o)
+	}
 	if len(bad) > 1 {
 		found += "\n(also failing on " + strconv.Itoa(len(bad)-1) + " more: "
 		for i, b := range bad[1:] {

@@ -128,3 +128,21 @@ func TestNodeOneOfThreeFailsNamesIt(t *testing.T) {
 		t.Errorf("expected = %q", r.Expected)
 	}
 }
+
+// A command that explains itself is shown line by line under the node,
+// and the expected text is the lab's, not an exit code.
+func TestNodeExplainingCommand(t *testing.T) {
+	env, _ := testEnv()
+	out := "w1: an anonymous GET https://10.0.0.2:10250/pods lists the node's pods (200): anonymous authentication is on\nw2: refused (401)\n"
+	env.Nodes = &fakeNodes{outs: []NodeOutput{{Node: "cp", Stdout: out, ExitCode: 1}, {Node: "cp2", Stdout: "x", ExitCode: 1}}}
+	s := Spec{Node: &NodeSpec{Role: "control-plane", Command: []string{"sh", "-c", "probe"}, Expected: "every kubelet answers an anonymous request with 401", Explains: true}}
+	r := quick(t, env, s)
+	wantStatus(t, r, Fail)
+	want := "node cp:\nw1: an anonymous GET https://10.0.0.2:10250/pods lists the node's pods (200): anonymous authentication is on\nw2: refused (401)\n(also failing on 1 more: cp2)"
+	if r.Found != want {
+		t.Errorf("found =\n%s\nwant\n%s", r.Found, want)
+	}
+	if r.Expected != "every kubelet answers an anonymous request with 401" {
+		t.Errorf("expected = %q", r.Expected)
+	}
+}

@@ -402,6 +402,12 @@ type NodeSpec struct {
 	StdoutContains string   `json:"stdoutContains,omitempty"`
 	// StdoutNotContains fails the check when present in the output.
 	StdoutNotContains string `json:"stdoutNotContains,omitempty"`
+	// Expected says what passes (and on which nodes), in the learner's
+	// terms, instead of the exit code and output wanted.
+	Expected string `json:"expected,omitempty"`
+	// Explains marks a command that prints what it found, one finding
+	// per line: a failure shows those lines as they are, not an excerpt.
+	Explains bool `json:"explains,omitempty"`
 }
 
 // validLabels returns why l is not a valid label set, or "".

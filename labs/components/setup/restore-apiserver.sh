@@ -20,32 +20,54 @@ etcd() {
 		--key /etc/kubernetes/pki/etcd/healthcheck-client.key "$@"
 }
 
-if ! cmp -s $kept $m; then
+# sweep deletes the Secrets encrypted with the learner's key: the original
+# API server reads no encryption configuration, so it cannot read them,
+# and it does not even become ready while they are there (its informers
+# fail to list Secrets). The lab sets its own up again.
+sweep() {
+	n=0
+	for k in $(etcd get /registry/secrets/ --prefix --keys-only); do
+		if [ "$(etcd get "$k" --print-value-only | head -c 8)" = "k8s:enc:" ]; then
+			etcd del "$k" >/dev/null
+			n=$((n + 1))
+		fi
+	done
+	case $n in
+	0) ;;
+	1) echo "deleted 1 Secret from etcd that only your encryption key could read" ;;
+	*) echo "deleted $n Secrets from etcd that only your encryption key could read" ;;
+	esac
+}
+
+if cmp -s $kept $m; then
+	sweep
+else
 	old=$(crictl ps --name kube-apiserver -q | head -1)
 	[ -f $m ] && mv $m $yours
 	for _ in $(seq 60); do
-		[ -z "$(crictl ps --name kube-apiserver -q)" ] && break
+		[ -z "$(crictl pods --name kube-apiserver --state ready -q)" ] && break
 		sleep 1
 	done
+	sweep
 	cp $kept $m
-	echo "restored $m (your version: $yours)"
+	# A kubelet that saw the manifest go and come back (or was restarted
+	# just before) may keep waiting on the old pod; a kubelet that starts
+	# reads the manifests afresh.
+	systemctl restart kubelet
+	up=no
 	for _ in $(seq 150); do
 		c=$(crictl ps --name kube-apiserver -q | head -1)
 		if [ -n "$c" ] && [ "$c" != "$old" ] && curl -sk --max-time 2 https://127.0.0.1:6443/readyz | grep -qx ok; then
+			up=yes
 			break
 		fi
 		sleep 2
 	done
+	if [ $up = no ]; then
+		echo "the API server did not come back within 5 minutes of restoring $m:" >&2
+		crictl ps -a --name kube-apiserver >&2
+		exit 1
+	fi
+	echo "restored $m (your version: $yours)"
 fi
 
-# The original API server reads no encryption configuration: Secrets
-# encrypted with the learner's key are unreadable to it, and would keep
-# the lab's namespace from being deleted. The lab sets its own up again.
-n=0
-for k in $(etcd get /registry/secrets/ --prefix --keys-only); do
-	if [ "$(etcd get "$k" --print-value-only | head -c 8)" = "k8s:enc:" ]; then
-		etcd del "$k" >/dev/null
-		n=$((n + 1))
-	fi
-done
-[ $n -eq 0 ] || echo "deleted $n Secrets from etcd that only your encryption key could read"
