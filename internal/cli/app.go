@@ -21,6 +21,7 @@ import (
 	"github.com/seclab/seclab/internal/cluster"
 	"github.com/seclab/seclab/internal/engine"
 	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/strictyaml"
 	"github.com/seclab/seclab/internal/verify"
 	"github.com/seclab/seclab/labs"
 )
@@ -235,13 +236,9 @@ func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
 		return nil, multierror.Append(invalid, err)
 	}
 	all := multierror.Append(invalid, labProblems.WrappedErrors()...)
-	all.ErrorFormat = func(errs []error) string {
-		lines := make([]string, len(errs))
-		for i, e := range errs {
-			lines[i] = "  - " + e.Error()
-		}
-		return fmt.Sprintf("invalid cluster profiles or labs, %d problem(s):\n%s", len(errs), strings.Join(lines, "\n"))
-	}
+	all.ErrorFormat = strictyaml.ProblemList(func(n int) string {
+		return fmt.Sprintf("invalid cluster profiles or labs, %d problem(s)", n)
+	})
 	return nil, all
 }
 

@@ -120,13 +120,9 @@ func LoadProfiles(fsys fs.FS) (*Profiles, error) {
 	return ps, nil
 }
 
-func profileProblems(errs []error) string {
-	lines := make([]string, len(errs))
-	for i, e := range errs {
-		lines[i] = "  - " + e.Error()
-	}
-	return fmt.Sprintf("invalid cluster profiles, %d problem(s):\n%s", len(errs), strings.Join(lines, "\n"))
-}
+var profileProblems = strictyaml.ProblemList(func(n int) string {
+	return fmt.Sprintf("invalid cluster profiles, %d problem(s)", n)
+})
 
 // loadProfile reads and validates one profile directory; a nil profile
 // comes with at least one error.

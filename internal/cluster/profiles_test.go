@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,6 +159,9 @@ func TestLoadProfilesReportsEveryProblem(t *testing.T) {
 		t.Fatal("bad profiles accepted")
 	}
 	msg := err.Error()
+	if head := fmt.Sprintf("invalid cluster profiles, %d problem(s):\n  - ", strings.Count(msg, "\n  - ")); !strings.HasPrefix(msg, head) {
+		t.Errorf("report should start with %q:\n%s", head, msg)
+	}
 	for _, want := range []string{
 		"profiles/Bad_Name/: the directory name must be",
 		"profiles/typos/profile.yaml: descripton: unknown field",
