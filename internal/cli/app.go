@@ -217,10 +217,7 @@ func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
 	if perr != nil && !errors.As(perr, &invalid) {
 		return nil, perr
 	}
-	opts := catalog.ValidateOptions{Features: cluster.KnownFeatures}
-	if perr == nil {
-		opts.Profiles = profiles.Names()
-	}
+	opts := validateOptions(profiles) // profiles is nil when invalid
 	var cat *catalog.Catalog
 	var err error
 	if dir := c.String("labs-dir"); dir != "" {
@@ -240,6 +237,17 @@ func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
 		return fmt.Sprintf("invalid cluster profiles or labs, %d problem(s)", n)
 	})
 	return nil, all
+}
+
+// validateOptions is what labs are checked against: the names of profiles
+// (nil: the profiles are invalid, and labs' profile names go unchecked) and
+// the kernel features seclab can tell.
+func validateOptions(profiles *cluster.Profiles) catalog.ValidateOptions {
+	opts := catalog.ValidateOptions{Features: cluster.KnownFeatures}
+	if profiles != nil {
+		opts.Profiles = profiles.Names()
+	}
+	return opts
 }
 
 func newLogger(w io.Writer, verbose bool) *slog.Logger {
