@@ -47,6 +47,8 @@ type fakeClusters struct {
 	kubeconfigErr     error
 	hashes            map[string]string // cluster.Info.Hash by name (List)
 	apparmor          bool              // KernelFeatures' answer
+	kernelErr         error             // what KernelFeatures fails with once
+	kernelAsked       int               // how often KernelFeatures was called
 	digests           map[string]string // ImageDigest's answers by image
 }
 
@@ -113,6 +115,11 @@ func (f *fakeClusters) StartNodes(_ context.Context, name string) (cluster.Info,
 	return f.info(name), nil
 }
 func (f *fakeClusters) KernelFeatures(context.Context) (map[string]bool, error) {
+	f.kernelAsked++
+	if err := f.kernelErr; err != nil {
+		f.kernelErr = nil
+		return nil, err
+	}
 	return map[string]bool{"apparmor": f.apparmor, "seccomp": true, "selinux": false}, nil
 }
 func (f *fakeClusters) Readdress(_ context.Context, name string) ([]string, error) {
