@@ -337,14 +337,7 @@ func DefaultFilesDir() (string, error) {
 // seclab's labels and the host patches added.
 func (p *Profile) kindConfig(filesDir, nodeImage string) (*v1alpha4.Cluster, error) {
 	hash := p.Hash(nodeImage)
-	cfg := &v1alpha4.Cluster{}
-	raw, err := json.Marshal(p.config)
-	if err == nil {
-		err = json.Unmarshal(raw, cfg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: copying its config: %w", p.Name, err)
-	}
+	cfg := p.config.DeepCopy() // the loaded profile stays as it is
 	var dir string
 	if len(p.files) > 0 {
 		if filesDir == "" {

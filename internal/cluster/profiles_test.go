@@ -132,7 +132,7 @@ func TestKindConfigMaterializesFiles(t *testing.T) {
 	if got := strings.Join(cfg.KubeadmConfigPatches, ""); !strings.Contains(got, "failCgroupV1: false") {
 		t.Errorf("host patch missing: %q", got)
 	}
-	if p.config.Nodes[0].ExtraMounts[0].HostPath != "admission.yaml" {
+	if p.config.Nodes[0].ExtraMounts[0].HostPath != "admission.yaml" || p.config.Nodes[0].Labels[ProfileLabel] != "" || len(p.config.KubeadmConfigPatches) != 0 {
 		t.Error("rendering must not change the profile itself")
 	}
 	// Rendering again (a second cluster, or a restart) finds the files in place.
