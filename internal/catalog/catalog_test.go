@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -219,8 +220,8 @@ func TestLoadReportsAllLabsProblemsTogether(t *testing.T) {
 	if !strings.Contains(msg, "typos/lab.yaml") || !strings.Contains(msg, "badchecks/lab.yaml") {
 		t.Errorf("errors of both labs expected in one report:\n%s", msg)
 	}
-	if !strings.HasPrefix(msg, "invalid lab data, ") {
-		t.Errorf("report should start with a count: %q", msg[:40])
+	if head := fmt.Sprintf("invalid lab data, %d problems:\n  - ", strings.Count(msg, "\n  - ")); !strings.HasPrefix(msg, head) {
+		t.Errorf("report should start with %q: %q", head, msg[:40])
 	}
 }
 

@@ -210,14 +210,10 @@ func flatten(err error) error {
 	return out
 }
 
-func listFormat(errs []error) string {
-	lines := make([]string, len(errs))
-	for i, e := range errs {
-		lines[i] = "  - " + e.Error()
-	}
+var listFormat = strictyaml.ProblemList(func(n int) string {
 	noun := "problems"
-	if len(errs) == 1 {
+	if n == 1 {
 		noun = "problem"
 	}
-	return fmt.Sprintf("invalid lab data, %d %s:\n%s", len(errs), noun, strings.Join(lines, "\n"))
-}
+	return fmt.Sprintf("invalid lab data, %d %s", n, noun)
+})

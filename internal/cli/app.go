@@ -21,6 +21,7 @@ import (
 	"github.com/seclab/seclab/internal/cluster"
 	"github.com/seclab/seclab/internal/engine"
 	"github.com/seclab/seclab/internal/state"
+	"github.com/seclab/seclab/internal/strictyaml"
 	"github.com/seclab/seclab/internal/verify"
 	"github.com/seclab/seclab/labs"
 )
@@ -216,10 +217,7 @@ func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
 	if perr != nil && !errors.As(perr, &invalid) {
 		return nil, perr
 	}
-	opts := catalog.ValidateOptions{Features: cluster.KnownFeatures}
-	if perr == nil {
-		opts.Profiles = profiles.Names()
-	}
+	opts := validateOptions(profiles) // profiles is nil when invalid
 	var cat *catalog.Catalog
 	var err error
 	if dir := c.String("labs-dir"); dir != "" {
@@ -235,14 +233,21 @@ func loadCatalog(c *cli.Context) (*catalog.Catalog, error) {
 		return nil, multierror.Append(invalid, err)
 	}
 	all := multierror.Append(invalid, labProblems.WrappedErrors()...)
-	all.ErrorFormat = func(errs []error) string {
-		lines := make([]string, len(errs))
-		for i, e := range errs {
-			lines[i] = "  - " + e.Error()
-		}
-		return fmt.Sprintf("invalid cluster profiles or labs, %d problem(s):\n%s", len(errs), strings.Join(lines, "\n"))
-	}
+	all.ErrorFormat = strictyaml.ProblemList(func(n int) string {
+		return fmt.Sprintf("invalid cluster profiles or labs, %d problem(s)", n)
+	})
 	return nil, all
+}
+
+// validateOptions is what labs are checked against: the names of profiles
+// (nil: the profiles are invalid, and labs' profile names go unchecked) and
+// the kernel features seclab can tell.
+func validateOptions(profiles *cluster.Profiles) catalog.ValidateOptions {
+	opts := catalog.ValidateOptions{Features: cluster.KnownFeatures}
+	if profiles != nil {
+		opts.Profiles = profiles.Names()
+	}
+	return opts
 }
 
 func newLogger(w io.Writer, verbose bool) *slog.Logger {

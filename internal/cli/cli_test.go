@@ -499,6 +499,9 @@ func TestValidateReportsProfilesAndLabsTogether(t *testing.T) {
 	if code != ExitFailed {
 		t.Errorf("exit %d, want %d", code, ExitFailed)
 	}
+	if head := fmt.Sprintf("invalid cluster profiles or labs, %d problem(s):\n  - ", strings.Count(errOut, "\n  - ")); !strings.Contains(errOut, head) {
+		t.Errorf("validate should head its report with %q:\n%s", head, errOut)
+	}
 	for _, want := range []string{
 		`profiles/bad/cluster.yaml: nodes[0].extraMounts[0].hostPath: "nothere.yaml" is not in the profile directory`,
 		"typos/lab.yaml: profil: unknown field",

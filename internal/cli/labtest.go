@@ -13,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seclab/seclab/internal/catalog"
-	"github.com/seclab/seclab/internal/cluster"
 	"github.com/seclab/seclab/internal/engine"
 	"github.com/seclab/seclab/internal/verify"
 )
@@ -135,7 +134,7 @@ func labTestDeps(c *cli.Context, arg string) (*engine.Engine, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	cat, err := catalog.LoadLabDir(arg, catalog.ValidateOptions{Profiles: profiles.Names(), Features: cluster.KnownFeatures})
+	cat, err := catalog.LoadLabDir(arg, validateOptions(profiles))
 	if err != nil {
 		return nil, "", &ExitError{Code: ExitFailed, Err: err} // the lab's defect, as for validate
 	}

@@ -120,13 +120,9 @@ func LoadProfiles(fsys fs.FS) (*Profiles, error) {
 	return ps, nil
 }
 
-func profileProblems(errs []error) string {
-	lines := make([]string, len(errs))
-	for i, e := range errs {
-		lines[i] = "  - " + e.Error()
-	}
-	return fmt.Sprintf("invalid cluster profiles, %d problem(s):\n%s", len(errs), strings.Join(lines, "\n"))
-}
+var profileProblems = strictyaml.ProblemList(func(n int) string {
+	return fmt.Sprintf("invalid cluster profiles, %d problem(s)", n)
+})
 
 // loadProfile reads and validates one profile directory; a nil profile
 // comes with at least one error.
@@ -341,14 +337,7 @@ func DefaultFilesDir() (string, error) {
 // seclab's labels and the host patches added.
 func (p *Profile) kindConfig(filesDir, nodeImage string) (*v1alpha4.Cluster, error) {
 	hash := p.Hash(nodeImage)
-	cfg := &v1alpha4.Cluster{}
-	raw, err := json.Marshal(p.config)
-	if err == nil {
-		err = json.Unmarshal(raw, cfg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: copying its config: %w", p.Name, err)
-	}
+	cfg := p.config.DeepCopy() // the loaded profile stays as it is
 	var dir string
 	if len(p.files) > 0 {
 		if filesDir == "" {

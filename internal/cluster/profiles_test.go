@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,7 +132,7 @@ func TestKindConfigMaterializesFiles(t *testing.T) {
 	if got := strings.Join(cfg.KubeadmConfigPatches, ""); !strings.Contains(got, "failCgroupV1: false") {
 		t.Errorf("host patch missing: %q", got)
 	}
-	if p.config.Nodes[0].ExtraMounts[0].HostPath != "admission.yaml" {
+	if p.config.Nodes[0].ExtraMounts[0].HostPath != "admission.yaml" || p.config.Nodes[0].Labels[ProfileLabel] != "" || len(p.config.KubeadmConfigPatches) != 0 {
 		t.Error("rendering must not change the profile itself")
 	}
 	// Rendering again (a second cluster, or a restart) finds the files in place.
@@ -158,6 +159,9 @@ func TestLoadProfilesReportsEveryProblem(t *testing.T) {
 		t.Fatal("bad profiles accepted")
 	}
 	msg := err.Error()
+	if head := fmt.Sprintf("invalid cluster profiles, %d problem(s):\n  - ", strings.Count(msg, "\n  - ")); !strings.HasPrefix(msg, head) {
+		t.Errorf("report should start with %q:\n%s", head, msg)
+	}
 	for _, want := range []string{
 		"profiles/Bad_Name/: the directory name must be",
 		"profiles/typos/profile.yaml: descripton: unknown field",

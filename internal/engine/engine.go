@@ -69,6 +69,12 @@ type Engine struct {
 	// readyTimeout and readyPoll replace ReadyTimeout and the 2s poll of
 	// waitReady in tests.
 	readyTimeout, readyPoll time.Duration
+
+	// kernel is Clusters.KernelFeatures' answer, asked once per Engine:
+	// every Current needs it for a lab with kernel features, and the
+	// docker engine's kernel does not change while seclab runs.
+	kernelMu sync.Mutex
+	kernel   map[string]bool
 }
 
 func (e *Engine) profile(name string) (*cluster.Profile, error) {
@@ -157,11 +163,26 @@ func (e *Engine) forKernel(ctx context.Context, lab *catalog.Lab) (*catalog.Lab,
 	if len(lab.Kernel) == 0 {
 		return lab, nil, nil
 	}
-	f, err := e.Clusters.KernelFeatures(ctx)
+	f, err := e.kernelFeatures(ctx)
 	if err != nil {
 		return lab, nil, err
 	}
 	return lab.For(f), f, nil
+}
+
+// kernelFeatures asks Clusters once; an error is not kept, so a later call
+// (docker back up) asks again.
+func (e *Engine) kernelFeatures(ctx context.Context) (map[string]bool, error) {
+	e.kernelMu.Lock()
+	defer e.kernelMu.Unlock()
+	if e.kernel == nil {
+		f, err := e.Clusters.KernelFeatures(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.kernel = f
+	}
+	return e.kernel, nil
 }
 
 // env builds the check environment for a running cluster.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"testing"
@@ -47,6 +48,8 @@ type fakeClusters struct {
 	kubeconfigErr     error
 	hashes            map[string]string // cluster.Info.Hash by name (List)
 	apparmor          bool              // KernelFeatures' answer
+	kernelErr         error             // what KernelFeatures fails with once
+	kernelAsked       int               // how often KernelFeatures was called
 	digests           map[string]string // ImageDigest's answers by image
 }
 
@@ -113,6 +116,11 @@ func (f *fakeClusters) StartNodes(_ context.Context, name string) (cluster.Info,
 	return f.info(name), nil
 }
 func (f *fakeClusters) KernelFeatures(context.Context) (map[string]bool, error) {
+	f.kernelAsked++
+	if err := f.kernelErr; err != nil {
+		f.kernelErr = nil
+		return nil, err
+	}
 	return map[string]bool{"apparmor": f.apparmor, "seccomp": true, "selinux": false}, nil
 }
 func (f *fakeClusters) Readdress(_ context.Context, name string) ([]string, error) {
@@ -128,28 +136,43 @@ func (f *fakeClusters) EnsureKubeConfig(string) (string, error) {
 func (f *fakeClusters) RESTConfig(string) (*rest.Config, error) { return &rest.Config{}, nil }
 func (f *fakeClusters) NodeRunner(string) verify.NodeRunner     { return f.nodes }
 
-// newTestEngine has the secrets lab active on a fake cluster backed by a
-// fake clientset.
-func newTestEngine(t *testing.T) (*Engine, *fake.Clientset, *fakeClusters) {
+// testCatalog loads the labs of fsys against the built-in profiles.
+func testCatalog(t *testing.T, fsys fs.FS) *catalog.Catalog {
 	t.Helper()
-	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
+	cat, err := catalog.Load(fsys, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cat
+}
+
+// newCatalogEngine runs the labs of fsys on clusters with a fresh store;
+// every check environment is a copy of env.
+func newCatalogEngine(t *testing.T, fsys fs.FS, clusters Clusters, env verify.Env) *Engine {
+	t.Helper()
+	cat := testCatalog(t, fsys)
 	store, err := state.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := fake.NewSimpleClientset()
-	fc := &fakeClusters{running: map[string]bool{"seclab-default": true}}
-	e := &Engine{
-		Catalog: cat, Clusters: fc, Store: store,
+	return &Engine{
+		Catalog: cat, Clusters: clusters, Store: store,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		NewEnv: func(*rest.Config) (*verify.Env, error) {
-			return &verify.Env{Client: client, Interval: 10 * time.Millisecond}, nil
+			env := env
+			return &env, nil
 		},
 	}
-	err = store.Update(func(s *state.State) error {
+}
+
+// newTestEngine has the secrets lab active on a fake cluster backed by a
+// fake clientset.
+func newTestEngine(t *testing.T) (*Engine, *fake.Clientset, *fakeClusters) {
+	t.Helper()
+	client := fake.NewSimpleClientset()
+	fc := &fakeClusters{running: map[string]bool{"seclab-default": true}}
+	e := newCatalogEngine(t, labs.FS, fc, verify.Env{Client: client, Interval: 10 * time.Millisecond})
+	err := e.Store.Update(func(s *state.State) error {
 		s.StartLab("secrets", "seclab-default", "kind-seclab-default", time.Now())
 		return nil
 	})

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/rest"
 
-	"github.com/seclab/seclab/internal/catalog"
-	"github.com/seclab/seclab/internal/cluster"
-	"github.com/seclab/seclab/internal/state"
 	"github.com/seclab/seclab/internal/verify"
 	"github.com/seclab/seclab/labs"
 )
@@ -119,23 +113,9 @@ func (f *kindFacts) RunOnNode(context.Context, string, []string) (verify.NodeOut
 
 func newKCSAEngine(t *testing.T, facts *kindFacts) *Engine {
 	t.Helper()
-	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	client := fake.NewSimpleClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "default"}})
-	mem := newMemCluster()
-	return &Engine{
-		Catalog: cat, Clusters: &fakeClusters{running: map[string]bool{}, nodes: facts}, Store: store,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		NewEnv: func(*rest.Config) (*verify.Env, error) {
-			return &verify.Env{Client: client, Dynamic: mem, Mapper: memMapper(), Interval: 5 * time.Millisecond}, nil
-		},
-	}
+	return newCatalogEngine(t, labs.FS, &fakeClusters{running: map[string]bool{}, nodes: facts},
+		verify.Env{Client: client, Dynamic: newMemCluster(), Mapper: memMapper(), Interval: 5 * time.Millisecond})
 }
 
 // The question lab as data: on a kubeadm cluster its self-test holds

@@ -3,11 +3,14 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seclab/seclab/internal/catalog"
+	"github.com/seclab/seclab/internal/state"
 	"github.com/seclab/seclab/internal/verify"
 )
 
@@ -88,5 +91,39 @@ func TestExplainKernel(t *testing.T) {
 	e.explainKernel(lab.For(with), with)
 	if !strings.Contains(logs.String(), "every step of lab apparmor runs with it") || strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("with AppArmor: %s", logs.String())
+	}
+}
+
+// Current resolves a lab with kernel features for this kernel, asking the
+// cluster layer once per engine, not on every call; a failed answer is
+// not kept.
+func TestKernelFeaturesAskedOnce(t *testing.T) {
+	e, _, fc := newTestEngine(t)
+	err := e.Store.Update(func(s *state.State) error {
+		s.StartLab("apparmor", "seclab-default", "kind-seclab-default", time.Now())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := apparmorLab(t)
+	resolved := whole.For(map[string]bool{"apparmor": false, "seccomp": true, "selinux": false})
+	if len(resolved.Step(1).Checks) == len(whole.Step(1).Checks) {
+		t.Fatal("the apparmor lab's step 1 no longer depends on the kernel: pick another step")
+	}
+
+	fc.kernelErr = errors.New("docker: connection refused")
+	act, err := e.Current()
+	if err != nil || len(act.Lab.Step(1).Checks) != len(whole.Step(1).Checks) {
+		t.Fatalf("without an answer the lab stays whole: %d checks, err %v", len(act.Lab.Step(1).Checks), err)
+	}
+	for i := 0; i < 2; i++ {
+		act, err := e.Current()
+		if err != nil || len(act.Lab.Step(1).Checks) != len(resolved.Step(1).Checks) {
+			t.Fatalf("call %d: step 1 has %d checks (err %v), want the %d this kernel runs", i+1, len(act.Lab.Step(1).Checks), err, len(resolved.Step(1).Checks))
+		}
+	}
+	if fc.kernelAsked != 2 {
+		t.Errorf("KernelFeatures asked %d times, want 2 (the failed call, then once)", fc.kernelAsked)
 	}
 }

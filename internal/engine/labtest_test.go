@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"reflect"
 	"sort"
 	"strings"
@@ -25,11 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/rest"
 
-	"github.com/seclab/seclab/internal/catalog"
-	"github.com/seclab/seclab/internal/cluster"
-	"github.com/seclab/seclab/internal/state"
 	"github.com/seclab/seclab/internal/verify"
 	"github.com/seclab/seclab/labs"
 )
@@ -265,25 +259,11 @@ data: {feature: "off"}
 // newSelfTestEngine runs labs from fsys on a memCluster.
 func newSelfTestEngine(t *testing.T, fsys fstest.MapFS) (*Engine, *memCluster) {
 	t.Helper()
-	cat, err := catalog.Load(fsys, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	mem := newMemCluster()
 	mem.defaults, mem.validate = toyDefaults, toyValidate
 	client := fake.NewSimpleClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "default"}})
-	mapper := memMapper()
-	e := &Engine{
-		Catalog: cat, Clusters: &fakeClusters{running: map[string]bool{}}, Store: store,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		NewEnv: func(*rest.Config) (*verify.Env, error) {
-			return &verify.Env{Client: client, Dynamic: mem, Mapper: mapper, Interval: 5 * time.Millisecond}, nil
-		},
-	}
+	e := newCatalogEngine(t, fsys, &fakeClusters{running: map[string]bool{}},
+		verify.Env{Client: client, Dynamic: mem, Mapper: memMapper(), Interval: 5 * time.Millisecond})
 	return e, mem
 }
 
@@ -591,11 +571,7 @@ func TestParseMutantPlan(t *testing.T) {
 }
 
 func TestMutantSample(t *testing.T) {
-	cat, err := catalog.Load(labs.FS, catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab, _ := cat.Get("netpol")
+	lab, _ := testCatalog(t, labs.FS).Get("netpol")
 	all, _ := planMutants(lab, MutantPlan{All: true})
 	runnable := 0
 	for n := 1; n <= lab.NumSteps(); n++ {
@@ -645,11 +621,7 @@ func TestMutantSampleSkipsListed(t *testing.T) {
       - id: "01.yaml#ConfigMap/settings:drop-field:data.note"
         reason: nothing reads it
 `
-	cat, err := catalog.Load(toyLab(listed, ""), catalog.ValidateOptions{Profiles: cluster.MustBuiltin().Names()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab, _ := cat.Get("toy")
+	lab, _ := testCatalog(t, toyLab(listed, "")).Get("toy")
 	p, _ := planMutants(lab, MutantPlan{Sample: 100})
 	for _, m := range append(p[1], p[2]...) {
 		if m.listed != "" {

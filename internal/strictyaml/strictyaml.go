@@ -1,6 +1,7 @@
 // Package strictyaml decodes YAML into Go types and reports every unknown
 // field and wrong type with its path, not only the first: lab and profile
-// authors fix all their typos in one run.
+// authors fix all their typos in one run. ProblemList renders such a run's
+// problems, for labs and profiles alike.
 package strictyaml
 
 import (
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/go-multierror"
 	"sigs.k8s.io/yaml"
 )
 
@@ -24,6 +26,19 @@ func (p Problem) String() string {
 		return p.Msg
 	}
 	return p.Path + ": " + p.Msg
+}
+
+// ProblemList formats a multierror as one "  - " line per error under
+// heading, which is given the count ("invalid lab data, 2 problems"): lab
+// and profile authors read every problem of a run in one list.
+func ProblemList(heading func(n int) string) multierror.ErrorFormatFunc {
+	return func(errs []error) string {
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = "  - " + e.Error()
+		}
+		return heading(len(errs)) + ":\n" + strings.Join(lines, "\n")
+	}
 }
 
 // Decode decodes YAML into out as far as it can and reports every
