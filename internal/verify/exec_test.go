@@ -135,3 +135,40 @@ func TestExecMissingPodIsAFailure(t *testing.T) {
 	wantStatus(t, r, Fail)
 	wantContains(t, "found", r.Found, "pod gone/api not found (namespace gone does not exist)")
 }
+
+// A pod whose own spec keeps it from running (its command exits, its
+// container cannot be created) fails the check, naming why; one whose
+// image this machine lacks, or that is still starting, says nothing yet.
+func TestExecInABrokenPodFails(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		want   Status
+	}{
+		{"CrashLoopBackOff", Fail},
+		{"CreateContainerConfigError", Fail},
+		{"ErrImagePull", Error},
+		{"ContainerCreating", Error},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			env, _ := testEnv(pullFailingPod("n1", "api", map[string]string{"app": "api"}, "nginx:1.27", tc.reason))
+			env.Exec = replies("")
+			for _, in := range []PodRef{{Namespace: "n1", Pod: "api"}, {Namespace: "n1", Selector: "app=api"}} {
+				r := quick(t, env, Spec{Exec: &ExecSpec{In: in, Command: []string{"id"}}})
+				wantStatus(t, r, tc.want)
+				if tc.want == Fail {
+					wantContains(t, "found", r.Found, tc.reason)
+					if r.Expected == "" {
+						t.Errorf("%+v: a failure without an expected text", in)
+					}
+				}
+			}
+		})
+	}
+	done := readyPodObj("n1", "api", nil, "")
+	done.Status.Phase = "Succeeded"
+	env, _ := testEnv(done)
+	env.Exec = replies("")
+	r := quick(t, env, Spec{Exec: &ExecSpec{In: PodRef{Namespace: "n1", Pod: "api"}, Command: []string{"id"}}})
+	wantStatus(t, r, Fail)
+	wantContains(t, "found", r.Found, "pod n1/api does not run: it has finished (phase Succeeded)")
+}

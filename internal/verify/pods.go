@@ -74,7 +74,14 @@ func readyPod(ctx context.Context, env *Env, ns, selector string) (*corev1.Pod, 
 		return nil, &r
 	}
 	r := errorf("no Running pod matches %s in %s: %s", selector, ns, podsProblems(pods))
-	if allStuck(pods) {
+	allBroken := true
+	for i := range pods {
+		allBroken = allBroken && broken(&pods[i])
+	}
+	switch {
+	case allBroken:
+		r = final(failed(fmt.Sprintf("a Running pod matching %s in %s", selector, ns), "no Running pod matches "+selector+" in "+ns+": "+podsProblems(pods)))
+	case allStuck(pods):
 		r = final(r)
 	}
 	return nil, &r
@@ -105,10 +112,33 @@ func namedPod(ctx context.Context, env *Env, ns, name string) (*corev1.Pod, *Res
 		return nil, &r
 	}
 	if !podUsable(p) {
+		if broken(p) {
+			r := final(failed(fmt.Sprintf("pod %s/%s is Running and Ready", ns, name), fmt.Sprintf("pod %s/%s does not run: %s", ns, name, podProblem(p))))
+			return nil, &r
+		}
 		r := errorf("pod %s/%s is not Running and Ready: %s", ns, name, podProblem(p))
 		return nil, &r
 	}
 	return p, nil
+}
+
+// broken reports whether the pod's own spec keeps it from running: it has
+// finished, its container keeps exiting, or cannot be created as
+// configured. That is the pod author's doing, so a check fails on it; a
+// pod still starting, or whose image this machine lacks, says nothing yet.
+func broken(p *corev1.Pod) bool {
+	if p.DeletionTimestamp == nil && (p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded) {
+		return true
+	}
+	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil {
+			switch w.Reason {
+			case "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // allStuck reports whether every pod waits on something time will not fix
