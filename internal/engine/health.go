@@ -75,6 +75,11 @@ func clusterError(act Active, err error) error {
 	case errors.As(err, &stopped):
 		return &LabError{Lab: act.Lab.ID, Cluster: name, Err: err,
 			Fix: "seclab reset (or seclab start " + act.Lab.ID + ") to start it again and set the lab up from scratch"}
+	case errors.Is(err, errNotReady) && len(act.Lab.NodeRestore) > 0:
+		// The lab has the learner edit node files: the likeliest cause
+		// is an edit the API server or a kubelet cannot run with.
+		return &LabError{Lab: act.Lab.ID, Cluster: name, Err: err,
+			Fix: "seclab reset to put back the cluster's own node files (yours are kept on the node) and set the lab up again"}
 	}
 	return &LabError{Lab: act.Lab.ID, Cluster: name, Err: err,
 		Fix: "seclab start " + act.Lab.ID + " to bring the cluster back or replace it"}
