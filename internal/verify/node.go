@@ -41,13 +41,15 @@ func (c *nodeCheck) wanted() string {
 // maxFindings bounds the lines an explaining command may show.
 const maxFindings = 20
 
-// findings is what an explaining command printed, line by line.
+// findings is what an explaining command printed, line by line. It may
+// speak of other nodes (a check run from the control plane): the node is
+// the one that reports.
 func findings(o NodeOutput) string {
 	lines := strings.Split(strings.TrimSpace(o.Stdout), "\n")
 	if len(lines) > maxFindings {
 		lines = append(lines[:maxFindings], fmt.Sprintf("(%d more lines)", len(lines)-maxFindings))
 	}
-	s := "node " + o.Node + ":"
+	s := "node " + o.Node + " reports:"
 	for _, l := range lines {
 		s += "\n" + strings.TrimSpace(l)
 	}

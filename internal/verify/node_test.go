@@ -138,7 +138,7 @@ func TestNodeExplainingCommand(t *testing.T) {
 	s := Spec{Node: &NodeSpec{Role: "control-plane", Command: []string{"sh", "-c", "probe"}, Expected: "every kubelet answers an anonymous request with 401", Explains: true}}
 	r := quick(t, env, s)
 	wantStatus(t, r, Fail)
-	want := "node cp:\nw1: an anonymous GET https://10.0.0.2:10250/pods lists the node's pods (200): anonymous authentication is on\nw2: refused (401)\n(also failing on 1 more: cp2)"
+	want := "node cp reports:\nw1: an anonymous GET https://10.0.0.2:10250/pods lists the node's pods (200): anonymous authentication is on\nw2: refused (401)\n(also failing on 1 more: cp2)"
 	if r.Found != want {
 		t.Errorf("found =\n%s\nwant\n%s", r.Found, want)
 	}

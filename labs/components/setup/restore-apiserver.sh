@@ -25,18 +25,12 @@ etcd() {
 # and it does not even become ready while they are there (its informers
 # fail to list Secrets). The lab sets its own up again.
 sweep() {
-	n=0
 	for k in $(etcd get /registry/secrets/ --prefix --keys-only); do
 		if [ "$(etcd get "$k" --print-value-only | head -c 8)" = "k8s:enc:" ]; then
 			etcd del "$k" >/dev/null
-			n=$((n + 1))
+			echo "deleted Secret ${k#/registry/secrets/} from etcd: only your encryption key could read it"
 		fi
 	done
-	case $n in
-	0) ;;
-	1) echo "deleted 1 Secret from etcd that only your encryption key could read" ;;
-	*) echo "deleted $n Secrets from etcd that only your encryption key could read" ;;
-	esac
 }
 
 if cmp -s $kept $m; then
